@@ -1,0 +1,29 @@
+"""NumPy dtypes for the contract's dtype names (bfloat16 through ``ml_dtypes``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from implementations.base import Array
+
+
+def numpy_dtype(name: str) -> np.dtype[Any]:
+    """The NumPy dtype called ``name``; ``bfloat16`` comes from ``ml_dtypes``."""
+    if name == "bfloat16":
+        import ml_dtypes
+
+        return np.dtype(ml_dtypes.bfloat16)
+    return np.dtype(name)
+
+
+def round_to(array: Array, name: str) -> Array:
+    """``array`` rounded to dtype ``name`` and back to float64 (what a backend actually sees)."""
+    return np.asarray(array).astype(numpy_dtype(name)).astype(np.float64)
+
+
+def cast_floating(array: Array, name: str) -> Array:
+    """Cast floating arrays to dtype ``name``; integer arrays pass through unchanged."""
+    array = np.asarray(array)
+    return array.astype(numpy_dtype(name)) if array.dtype.kind == "f" else array
