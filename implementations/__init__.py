@@ -36,6 +36,11 @@ ENTRY_POINT_GROUP = "ce_conformance.implementations"
 BUILTIN: dict[str, str] = {
     "reference": "implementations.reference:ReferenceImplementation",
     "torch": "implementations.torch_native:TorchImplementation",
+    "jax": "implementations.jax_port:JaxPortImplementation",
+    "jax.optax": "implementations.optax_native:OptaxImplementation",
+    "tensorflow": "implementations.tf_port:TfPortImplementation",
+    "tensorflow.nn": "implementations.tf_native:TfNnImplementation",
+    "keras": "implementations.keras_native:KerasImplementation",
 }
 
 

@@ -20,10 +20,20 @@ def numpy_dtype(name: str) -> np.dtype[Any]:
 
 def round_to(array: Array, name: str) -> Array:
     """``array`` rounded to dtype ``name`` and back to float64 (what a backend actually sees)."""
-    return np.asarray(array).astype(numpy_dtype(name)).astype(np.float64)
+    with np.errstate(over="ignore"):  # out of the dtype's range becomes inf, as in a backend
+        return np.asarray(array).astype(numpy_dtype(name)).astype(np.float64)
 
 
 def cast_floating(array: Array, name: str) -> Array:
     """Cast floating arrays to dtype ``name``; integer arrays pass through unchanged."""
     array = np.asarray(array)
     return array.astype(numpy_dtype(name)) if array.dtype.kind == "f" else array
+
+
+def finfo(name: str) -> Any:
+    """Machine limits of dtype ``name`` (``ml_dtypes.finfo`` knows bfloat16, NumPy does not)."""
+    if name == "bfloat16":
+        import ml_dtypes
+
+        return ml_dtypes.finfo(ml_dtypes.bfloat16)
+    return np.finfo(np.dtype(name))

@@ -200,6 +200,32 @@ def _grad(rows: _Rows, logp: Array, terms: _Terms, reduction: str) -> Array:
     return np.moveaxis(g.reshape(moved), -1, rows.class_axis)
 
 
+@dataclass(frozen=True)
+class Decomposition:
+    """A call taken apart into rows, for the tolerance model and the metamorphic checks.
+
+    ``logits`` and ``logp`` are ``(M, C)``; every row's loss is ``-sum_c q[i,c] * logp[i,c]``;
+    ``denominator`` is what ``mean`` divides by; ``valid`` marks the rows not ignored.
+    """
+
+    logits: Array
+    logp: Array
+    q: Array
+    losses: Array
+    denominator: float
+    valid: Array
+
+
+def decompose(input: Array, target: Array, weight: Array | None = None,
+              ignore_index: int = DEFAULT_IGNORE_INDEX, reduction: str = "mean",
+              label_smoothing: float = 0.0) -> Decomposition:
+    """Validate a call like ``cross_entropy`` and return its row-wise pieces."""
+    rows = _as_rows(input, target, weight, ignore_index, reduction, label_smoothing)
+    logp, terms = _terms(rows, ignore_index, label_smoothing)
+    return Decomposition(rows.logits, logp, terms.q, terms.losses, terms.denominator,
+                         terms.valid)
+
+
 class ReferenceImplementation:
     """NumPy float64 reference: the oracle every other implementation is compared with."""
 

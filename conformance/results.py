@@ -1,0 +1,136 @@
+"""Result records: one per (case, check, implementation, dtype, device). ``results.json`` holds
+them with the run's provenance; everything a report shows is derived from these records."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from implementations.base import Array
+
+Verdict = Literal["conforms", "diverges", "unsupported", "not-run"]
+Check = str  # "value", "gradient", "invalid", or "property:<name>"
+Outcome = Literal["value", "raises", "nan", "silent"]
+
+SCHEMA_VERSION = 1
+SUMMARY_LIMIT = 16  # values kept of an array in a record
+
+
+@dataclass
+class Record:
+    """What one check of one case on one implementation found."""
+
+    case: str
+    impl: str
+    dtype: str
+    device: str
+    check: Check
+    verdict: Verdict
+    features: list[str] = field(default_factory=list)
+    reason: str | None = None  # why unsupported, or what diverges
+    expected_reason: str | None = None  # from the expectations file, when this is known
+    error: dict[str, Any] | None = None  # measured error (see tolerance.Comparison)
+    expected: dict[str, Any] | None = None  # summary of the reference's value
+    actual: dict[str, Any] | None = None  # summary of the implementation's value
+    outcome: Outcome | None = None
+    exception: str | None = None  # "IndexError: Target 4 is out of bounds."
+    seed: int | None = None
+    origin: str = "spec"  # "spec" or "generated"
+    case_spec: dict[str, Any] | None = None
+    repro: str | None = None
+    location: str | None = None
+
+    @property
+    def key(self) -> tuple[str, str, str, str, str]:
+        """Identity of the record within a run."""
+        return (self.case, self.check, self.impl, self.dtype, self.device)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain-JSON form."""
+        return _jsonable(asdict(self))  # type: ignore[no-any-return]
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Record:
+        """Inverse of ``as_dict``."""
+        return cls(**data)
+
+
+def summarize(value: Array | None) -> dict[str, Any] | None:
+    """A JSON summary of an array: shape, dtype, the first values, and counts of non-finite."""
+    if value is None:
+        return None
+    a = np.asarray(value)
+    flat = a.astype(np.float64).reshape(-1)
+    summary: dict[str, Any] = {
+        "shape": list(a.shape),
+        "dtype": str(a.dtype),
+        "values": [_num(v) for v in flat[:SUMMARY_LIMIT]],
+    }
+    if flat.size > SUMMARY_LIMIT:
+        summary["truncated"] = True
+    if flat.size:
+        finite = flat[np.isfinite(flat)]
+        summary["nan"] = int(np.isnan(flat).sum())
+        summary["inf"] = int(np.isinf(flat).sum())
+        if finite.size:
+            summary["min"], summary["max"] = _num(finite.min()), _num(finite.max())
+    return summary
+
+
+def _num(v: Any) -> Any:
+    f = float(v)
+    if math.isnan(f):
+        return "nan"
+    if math.isinf(f):
+        return "inf" if f > 0 else "-inf"
+    if f == 0.0 and math.copysign(1.0, f) < 0:
+        return "-0.0"
+    return f
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {k: _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return _jsonable(obj.item())
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return _num(obj)
+    return obj
+
+
+def document(records: list[Record], provenance: dict[str, Any],
+             skipped: dict[str, str] | None = None) -> dict[str, Any]:
+    """The ``results.json`` document: provenance, skipped implementations, records."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "provenance": provenance,
+        "skipped": dict(skipped or {}),
+        "records": [r.as_dict() for r in records],
+    }
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def write_results(path: Path, doc: dict[str, Any]) -> None:
+    """Write ``results.json`` atomically."""
+    write_atomic(path, json.dumps(doc, indent=1, sort_keys=False, allow_nan=False) + "\n")
+
+
+def read_results(path: Path) -> dict[str, Any]:
+    """Read a ``results.json`` document (records stay plain dictionaries)."""
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return data

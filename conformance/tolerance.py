@@ -1,0 +1,170 @@
+"""The floating-point tolerance model: how far an implementation may be from the reference.
+
+The reference is evaluated in float64 on the arguments *rounded to the implementation's dtype*,
+so input rounding is never counted as error. What remains is the arithmetic an implementation
+does in its own precision; the model bounds it from the problem's conditioning, with ``u`` the
+unit round-off of the dtype (half its machine epsilon).
+
+Write every row's loss as ``loss_i = sum_c q[i,c] * (lse_i - x[i,c])`` where ``q`` is the
+(weighted, smoothed) target vector and ``lse_i`` the row's log-sum-exp. Whether an
+implementation forms ``lse`` and subtracts, or shifts by the row maximum first, each term's
+error is at most about ``u * (|lse_i| + |lse_i - x[i,c]|)``; the sum of ``C`` exponentials adds
+``u * log2(C)`` to ``lse``; and summing ``M`` rows (pairwise or blocked, as frameworks do) adds
+``u * (log2(M) + 1)`` relative to the summed magnitudes. Per row::
+
+    A_i = sum_c |q[i,c]| * (|lse_i| + |lse_i - x[i,c]| + log2(C))
+    R_i = (log2(M) + 1) * |loss_i|
+
+and the allowed absolute error is ``K * u * S(A + R) + ulp(|reference|) / 2`` where ``S`` is the
+reduction (element-wise for ``none``, the sum, or the sum over the mean's denominator ``D``; the
+mean adds ``K * u * (log2(M) + 1) * |mean|`` for summing ``D``), ``K = 2`` and the last term is
+the rounding of the result to the output dtype. ``A`` is large when logits are large even if
+the loss is tiny (``[1e4, 0]`` against class 0): that is exactly when cancellation makes the
+loss hard to compute in low precision. A reference value beyond the dtype's range must come
+back as ``inf``, since the reference is rounded to the output dtype before comparing.
+
+For the gradient ``g = (p * sum_c q - q) / D``, ``p = exp(x - lse)`` inherits ``lse``'s absolute
+error as a relative one, so per element the bound is
+``K * u * (p * sum|q| * (1 + |lse| + |lse - x| + log2 C) + |q|) / |D| + ulp(|g|) / 2``.
+
+NaN must match NaN and infinities must match in sign; nothing is loosened per backend.
+Every comparison reports the measured error in ULPs of the output dtype and relatively.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from implementations._dtypes import finfo, numpy_dtype
+from implementations.base import Array
+from implementations.reference import Decomposition
+
+K = 2.0
+
+
+def unit_roundoff(dtype: str) -> float:
+    """Unit round-off of ``dtype``: half its machine epsilon (2**-53 for float64)."""
+    return float(finfo(dtype).eps) / 2
+
+
+def ulp(values: Array, dtype: str) -> Array:
+    """The spacing of ``dtype`` at ``|values|`` (at least the smallest normal's spacing)."""
+    info = finfo(dtype)
+    mag = np.maximum(np.abs(np.asarray(values, dtype=np.float64)), float(info.smallest_normal))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        exponent = np.floor(np.log2(mag))
+        return np.asarray(np.exp2(exponent - info.nmant))
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Measured error of ``actual`` against ``expected`` and whether it is within ``allowed``."""
+
+    ok: bool
+    max_abs: float
+    max_rel: float
+    max_ulp: float
+    allowed_abs: float
+    mismatch: str | None = None  # what is wrong beyond size (NaN pattern, inf, shape)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain-JSON form (non-finite numbers as strings)."""
+        return {k: _jsonable(v) for k, v in asdict(self).items()}
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, float) and not math.isfinite(v):
+        return str(v)
+    return v
+
+
+def compare(actual: Array, expected: Array, allowed: Array, dtype: str) -> Comparison:
+    """Compare element-wise; ``expected`` is the float64 reference, ``allowed`` its bound."""
+    a = np.asarray(actual, dtype=np.float64)
+    e = np.asarray(expected, dtype=np.float64)
+    if a.shape != e.shape:
+        return Comparison(False, math.inf, math.inf, math.inf, 0.0,
+                          f"shape {a.shape} != expected {e.shape}")
+    e_rounded = e.astype(numpy_dtype(dtype)).astype(np.float64)  # overflow becomes inf
+    allowed = np.broadcast_to(np.asarray(allowed, dtype=np.float64), e.shape)
+    mismatch = _special_mismatch(a, e_rounded, e, allowed, dtype)
+    finite = np.isfinite(a) & np.isfinite(e_rounded)
+    err = np.abs(a - e)[finite]
+    if err.size == 0:
+        return Comparison(mismatch is None, 0.0, 0.0, 0.0, _max(allowed), mismatch)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel = np.where(err == 0, 0.0, err / np.abs(e[finite]))
+        ulps = err / ulp(e[finite], dtype)
+    within = bool(np.all(err <= allowed[finite]))
+    return Comparison(within and mismatch is None, float(err.max()), float(rel.max()),
+                      float(ulps.max()), _max(allowed), mismatch)
+
+
+def _max(a: Array) -> float:
+    return float(np.max(a)) if np.size(a) else 0.0
+
+
+def _special_mismatch(a: Array, e_rounded: Array, e: Array, allowed: Array,
+                      dtype: str) -> str | None:
+    """NaN where the reference has none (or the reverse), or an infinity that should not be."""
+    if np.any(np.isnan(a) != np.isnan(e_rounded)):
+        return "NaN pattern differs from the reference"
+    inf_a, inf_e = np.isinf(a), np.isinf(e_rounded)
+    # Near the top of the range, rounding may legitimately tip either way.
+    top = float(finfo(dtype).max)
+    borderline = np.isfinite(e) & (np.abs(e) + allowed >= top)
+    if np.any((inf_a != inf_e) & ~borderline):
+        return "infinity where the reference is finite" if np.any(inf_a & ~inf_e) else \
+            "finite where the reference overflows the dtype"
+    if np.any(inf_a & inf_e & (np.sign(a) != np.sign(e_rounded))):
+        return "infinity of the wrong sign"
+    return None
+
+
+def bounds(parts: Decomposition, value: Array, grad: Array, reduction: str, dtype: str,
+           input_shape: tuple[int, ...]) -> tuple[Array, Array]:
+    """The allowed absolute errors of the loss and of the gradient (module docstring)."""
+    x = np.where(np.isfinite(parts.logits), parts.logits, 0.0)
+    with np.errstate(invalid="ignore", over="ignore"):
+        lse = np.where(np.isfinite(parts.logits - parts.logp), parts.logits - parts.logp, 0.0)
+        lse_row = np.max(lse, axis=1, keepdims=True) if lse.size else lse[:, :1]
+    n_rows, n_classes = parts.logits.shape
+    log_c, log_m = math.log2(max(n_classes, 1)), math.log2(max(n_rows, 1)) + 1.0
+    q = np.abs(parts.q)
+    dist = np.abs(lse_row) + np.abs(lse_row - x) + log_c
+    rows = np.sum(q * dist, axis=1) + log_m * np.abs(np.nan_to_num(parts.losses))
+    u = unit_roundoff(dtype)
+    ref = np.asarray(value, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        scale = _reduce_bound(rows, parts.denominator, reduction, ref, log_m)
+        value_allowed = _finite(K * u * scale + ulp(ref, dtype) / 2)
+    p = np.exp(parts.logp)
+    d = abs(parts.denominator) if reduction == "mean" and parts.denominator else 1.0
+    g_rows = (p * np.sum(q, axis=1, keepdims=True) * (1.0 + dist) + q) / d
+    class_axis = 0 if len(input_shape) == 1 else 1
+    moved = np.moveaxis(np.empty(input_shape), class_axis, -1).shape
+    g = np.moveaxis(g_rows.reshape(moved), -1, class_axis)
+    with np.errstate(invalid="ignore"):
+        grad_allowed = K * u * np.nan_to_num(g) + ulp(grad, dtype) / 2
+    return value_allowed, _finite(grad_allowed)
+
+
+def _reduce_bound(rows: Array, denominator: float, reduction: str, value: Array,
+                  log_m: float) -> Array:
+    if reduction == "none":
+        scale = rows.reshape(value.shape)
+    elif reduction == "sum":
+        scale = np.asarray(np.sum(rows))
+    elif denominator:
+        scale = np.sum(rows) / abs(denominator) + log_m * np.abs(np.nan_to_num(value))
+    else:
+        scale = np.asarray(0.0)  # NaN expected: only the NaN pattern is compared
+    return np.asarray(scale)
+
+
+def _finite(bound: Array) -> Array:
+    return np.asarray(np.where(np.isfinite(bound), bound, 0.0))

@@ -1,0 +1,182 @@
+"""jax: a port of torch's cross-entropy semantics to ``jax.numpy``, jit-compiled.
+
+torch's formulas (see ``implementations.reference``) written on ``jax.nn.log_softmax`` and a
+gather, over rows: the input is moved to ``(M, C)`` with the class axis last, so one code path
+serves ``(C)``, ``(N, C)`` and ``(N, C, d1, ..., dk)``. Arguments are checked on the host
+first (``implementations._port``), since a compiled function cannot raise on data.
+
+Compilation is cached by ``jax.jit`` itself: the ``Plan`` is a static argument and ``weight=None``
+is a different pytree from an array, so each (plan, shapes, dtypes, has-weight) compiles once.
+Half precision is computed in float32 and rounded, as torch does. Constructing the adapter turns
+on ``jax_enable_x64`` (process-wide) so that float64 and int64 targets stay 64-bit.
+"""
+
+from __future__ import annotations
+
+from importlib import metadata
+import math
+from typing import Any
+
+import numpy as np
+
+from implementations import require
+from implementations._devices import canonical_device
+from implementations._dtypes import cast_floating
+from implementations._port import Plan, compute_dtype, plan_call
+from implementations.base import ALL_DTYPES, DEFAULT_IGNORE_INDEX, Array, Call
+
+jax: Any = None
+jnp: Any = None
+
+
+def _import_jax() -> None:
+    global jax, jnp
+    jax = require("jax", extra="jax")
+    jax.config.update("jax_enable_x64", True)
+    jnp = jax.numpy
+
+
+def _rows(x: Any, class_axis: int) -> Any:
+    """``x`` as a ``(M, C)`` matrix, the class axis last (``M`` explicit: ``C`` may be 0)."""
+    shape = x.shape[:class_axis] + x.shape[class_axis + 1:]
+    return jnp.moveaxis(x, class_axis, -1).reshape(math.prod(shape), x.shape[class_axis])
+
+
+def _log_softmax(logits: Any) -> Any:
+    return jax.nn.log_softmax(logits, axis=-1) if logits.shape[1] else logits
+
+
+def _index_losses(logp: Any, target: Any, weight: Any | None, plan: Plan) -> tuple[Any, ...]:
+    """Per row: ``-w[y] log p[y]``, the smoothing term ``-sum_c w[c] log p[c]``, and ``w[y]``."""
+    rows, n_classes = logp.shape
+    valid = target != plan.ignore_index
+    safe = jnp.where(valid, target, 0)
+    zeros = jnp.zeros(rows, logp.dtype)
+    picked = jnp.take_along_axis(logp, safe[:, None], axis=1)[:, 0] if n_classes else zeros
+    if weight is None:
+        w_y = valid.astype(logp.dtype)
+        smooth = -jnp.sum(logp, axis=1)
+    else:
+        w_y = jnp.where(valid, weight[safe], 0.0) if n_classes else zeros
+        smooth = -jnp.sum(logp * weight, axis=1)
+    nll = jnp.where(valid, -picked * w_y, 0.0)
+    return nll, jnp.where(valid, smooth, 0.0), w_y
+
+
+def _index_loss(logp: Any, target: Any, weight: Any | None, plan: Plan) -> Any:
+    nll, smooth, w_y = _index_losses(logp, target, weight, plan)
+    if plan.reduction == "none":
+        nll_r, smooth_r = nll, smooth
+    elif plan.reduction == "sum":
+        nll_r, smooth_r = jnp.sum(nll), jnp.sum(smooth)
+    else:  # torch divides both by the target weights of the rows it keeps; 0/0 is NaN
+        denominator = jnp.sum(w_y)
+        nll_r, smooth_r = jnp.sum(nll) / denominator, jnp.sum(smooth) / denominator
+    if plan.smoothing == 0.0:
+        return nll_r
+    return (1.0 - plan.smoothing) * nll_r + smooth_r * plan.smoothing_per_class
+
+
+def _probability_loss(logp: Any, target: Any, weight: Any | None, plan: Plan) -> Any:
+    if plan.smoothing:
+        target = target * (1.0 - plan.smoothing) + plan.smoothing_per_class
+    products = logp * target if weight is None else logp * target * weight
+    if plan.reduction == "none":
+        return -jnp.sum(products, axis=1)
+    if plan.reduction == "sum":
+        return -jnp.sum(products)
+    if logp.size == 0:  # torch: an empty input's mean is NaN
+        return jnp.asarray(jnp.nan, logp.dtype)
+    return -jnp.sum(products) / logp.shape[0]
+
+
+def _loss(x: Any, target: Any, weight: Any | None, plan: Plan) -> Any:
+    """torch's loss for arrays already on their device, in ``x``'s dtype."""
+    dtype = jnp.dtype(compute_dtype(jnp.dtype(x.dtype).name))
+    logp = _log_softmax(_rows(x.astype(dtype), plan.class_axis))
+    weight = None if weight is None else weight.astype(dtype)
+    if plan.probabilities:
+        loss = _probability_loss(logp, _rows(target.astype(dtype), plan.class_axis), weight, plan)
+    else:
+        loss = _index_loss(logp, target.reshape(-1), weight, plan)
+    out_shape = x.shape[:plan.class_axis] + x.shape[plan.class_axis + 1:]
+    return (loss.reshape(out_shape) if plan.reduction == "none" else loss).astype(x.dtype)
+
+
+def _summed_loss(x: Any, target: Any, weight: Any | None, plan: Plan) -> tuple[Any, Any]:
+    loss = _loss(x, target, weight, plan)
+    return jnp.sum(loss), loss
+
+
+class JaxPortImplementation:
+    """torch's semantics in ``jax.numpy``, jit-compiled; CPU, and a GPU where JAX sees one."""
+
+    name = "jax"
+    dtypes = ALL_DTYPES
+
+    def __init__(self) -> None:
+        _import_jax()
+        self._jit_loss = jax.jit(_loss, static_argnames=("plan",))
+        self._jit_grad = jax.jit(jax.value_and_grad(_summed_loss, has_aux=True),
+                                 static_argnames=("plan",))
+
+    @property
+    def devices(self) -> tuple[str, ...]:
+        """``cpu``, and ``cuda`` where JAX sees a GPU (``gpu`` is accepted as an alias)."""
+        return ("cpu", "cuda") if _gpus() else ("cpu",)
+
+    def supports(self, call: Call) -> str | None:
+        """Everything torch does, on the devices JAX can see."""
+        if canonical_device(call.device) not in self.devices:
+            return f"jax sees no {call.device} device"
+        return None
+
+    def versions(self) -> dict[str, str]:
+        """jax's and jaxlib's versions."""
+        return {"jax": str(jax.__version__), "jaxlib": metadata.version("jaxlib")}
+
+    def _arguments(self, input: Array, target: Array, weight: Array | None, ignore_index: int,
+                   reduction: str, label_smoothing: float, dtype: str,
+                   device: str) -> tuple[tuple[Any, ...], Plan]:
+        x = cast_floating(input, dtype)
+        t = cast_floating(target, dtype)
+        w = None if weight is None else cast_floating(weight, dtype)
+        plan, t = plan_call(x, t, w, ignore_index, reduction, label_smoothing)
+        arrays = jax.device_put((x, t, w), _device(device))
+        return arrays, plan
+
+    def cross_entropy(self, input: Array, target: Array, weight: Array | None = None,
+                      ignore_index: int = DEFAULT_IGNORE_INDEX, reduction: str = "mean",
+                      label_smoothing: float = 0.0, *, dtype: str = "float64",
+                      device: str = "cpu") -> Array:
+        """torch's cross-entropy with floating arguments cast to ``dtype`` on ``device``."""
+        arrays, plan = self._arguments(input, target, weight, ignore_index, reduction,
+                                       label_smoothing, dtype, device)
+        return np.asarray(self._jit_loss(*arrays, plan=plan))
+
+    def value_and_grad(self, input: Array, target: Array, weight: Array | None = None,
+                       ignore_index: int = DEFAULT_IGNORE_INDEX, reduction: str = "mean",
+                       label_smoothing: float = 0.0, *, dtype: str = "float64",
+                       device: str = "cpu") -> tuple[Array, Array]:
+        """The loss and d loss.sum() / d input through ``jax.value_and_grad``."""
+        arrays, plan = self._arguments(input, target, weight, ignore_index, reduction,
+                                       label_smoothing, dtype, device)
+        (_, loss), grad = self._jit_grad(*arrays, plan=plan)
+        return np.asarray(loss), np.asarray(grad)
+
+
+def _gpus() -> list[Any]:
+    try:
+        return list(jax.devices("gpu"))
+    except RuntimeError:
+        return []
+
+
+def _device(device: str) -> Any:
+    """The JAX device for a contract device name (``cpu``; ``cuda`` or ``gpu``)."""
+    if canonical_device(device) == "cuda":
+        gpus = _gpus()
+        if not gpus:
+            raise RuntimeError(f"jax sees no {device} device")
+        return gpus[0]
+    return jax.devices(device)[0]

@@ -1,0 +1,171 @@
+"""The reference's own tests: against an independent arbitrary-precision evaluation (mpmath),
+against torch in float64, and on the traps of torch's semantics."""
+
+from __future__ import annotations
+
+import mpmath
+import numpy as np
+import pytest
+
+from implementations import reference as ref
+
+mpmath.mp.dps = 50
+
+X = np.array([[7.4, 2.8, -0.6, 6.3], [-1.9, 4.2, 3.9, 5.1], [9.3, -5.3, 7.2, -8.4]])
+Y = np.array([3, 0, 2])
+W = np.array([0.0, 1.0, 2.0, 3.0])
+
+
+def mp_loss(x, y, w=None, ignore_index=-100, reduction="mean", eps=0.0):
+    """Row by row in 50-digit arithmetic, straight from torch's documented formula."""
+    n_classes = x.shape[1]
+    w = [mpmath.mpf(1)] * n_classes if w is None else [mpmath.mpf(float(v)) for v in w]
+    eps = mpmath.mpf(eps) if eps > 0 else mpmath.mpf(0)
+    losses, denom = [], mpmath.mpf(0)
+    for row, target in zip(x, y, strict=True):
+        if target == ignore_index:
+            losses.append(mpmath.mpf(0))
+            continue
+        lse = mpmath.log(mpmath.fsum(mpmath.exp(mpmath.mpf(float(v))) for v in row))
+        logp = [mpmath.mpf(float(v)) - lse for v in row]
+        nll = -w[target] * logp[target]
+        smooth = -mpmath.fsum(w[c] * logp[c] for c in range(n_classes))
+        losses.append((1 - eps) * nll + eps / n_classes * smooth)
+        denom += w[target]
+    if reduction == "none":
+        return np.array([float(v) for v in losses])
+    total = mpmath.fsum(losses)
+    return float(total / denom) if reduction == "mean" else float(total)
+
+
+def mp_prob_loss(x, t, w=None, reduction="mean", eps=0.0):
+    n_classes = x.shape[1]
+    w = [1.0] * n_classes if w is None else list(w)
+    losses = []
+    for row, probs in zip(x, t, strict=True):
+        lse = mpmath.log(mpmath.fsum(mpmath.exp(mpmath.mpf(float(v))) for v in row))
+        q = [mpmath.mpf(float(p)) * (1 - eps) + mpmath.mpf(eps) / n_classes for p in probs]
+        losses.append(-mpmath.fsum(w[c] * q[c] * (mpmath.mpf(float(row[c])) - lse)
+                                   for c in range(n_classes)))
+    if reduction == "none":
+        return np.array([float(v) for v in losses])
+    total = mpmath.fsum(losses)
+    return float(total / len(losses)) if reduction == "mean" else float(total)
+
+
+CLASS_CALLS = [
+    {},
+    {"reduction": "sum"},
+    {"reduction": "none"},
+    {"w": W},
+    {"ignore_index": 2},
+    {"eps": 0.8},
+    {"w": W, "ignore_index": 2, "eps": 0.8},
+    {"w": W, "ignore_index": 2, "eps": 0.8, "reduction": "none"},
+    {"w": np.array([-1.0, 0.5, 2.0, 0.0]), "eps": 0.3},
+    {"ignore_index": 7, "eps": 1.0},
+]
+
+
+@pytest.mark.parametrize("kw", CLASS_CALLS, ids=lambda kw: "-".join(map(str, kw)) or "plain")
+def test_class_indices_match_arbitrary_precision(kw):
+    expected = mp_loss(X, Y, **kw)
+    got = ref.cross_entropy(X, Y, weight=kw.get("w"), ignore_index=kw.get("ignore_index", -100),
+                            reduction=kw.get("reduction", "mean"),
+                            label_smoothing=kw.get("eps", 0.0))
+    np.testing.assert_allclose(got, expected, rtol=1e-14, atol=1e-15)
+
+
+@pytest.mark.parametrize("kw", [{}, {"reduction": "none"}, {"w": [0.0, 1.0, 2.0]},
+                                {"eps": 0.8}, {"w": [0.5, -1.0, 2.0], "eps": 0.2,
+                                               "reduction": "sum"}],
+                         ids=lambda kw: "-".join(map(str, kw)) or "plain")
+def test_probabilities_match_arbitrary_precision(kw):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(4, 3)) * 5
+    t = rng.dirichlet(np.ones(3), size=4)
+    expected = mp_prob_loss(x, t, **kw)
+    w = None if "w" not in kw else np.array(kw["w"])
+    got = ref.cross_entropy(x, t, weight=w, reduction=kw.get("reduction", "mean"),
+                            label_smoothing=kw.get("eps", 0.0))
+    np.testing.assert_allclose(got, expected, rtol=1e-14, atol=1e-15)
+
+
+def test_kdim_is_the_same_as_flattened_rows():
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(2, 3, 4, 5))
+    y = rng.integers(0, 3, size=(2, 4, 5))
+    rows = np.moveaxis(x, 1, -1).reshape(-1, 3)
+    np.testing.assert_allclose(ref.cross_entropy(x, y, reduction="none"),
+                               ref.cross_entropy(rows, y.reshape(-1), reduction="none")
+                               .reshape(2, 4, 5), rtol=0, atol=0)
+
+
+def test_log_sum_exp_is_stable_for_logits_far_apart():
+    x = np.array([[1e4, 0.0, -1e4]])
+    assert ref.cross_entropy(x, np.array([2])) == 2e4
+    assert ref.cross_entropy(x, np.array([0])) == 0.0
+    loss, grad = ref.value_and_grad(x, np.array([1]))
+    assert np.isfinite(loss)
+    assert np.all(np.isfinite(grad))
+
+
+def test_zero_denominators_give_nan():
+    assert np.isnan(ref.cross_entropy(X, np.array([-100, -100, -100])))
+    all_targets_weightless = np.array([1.0, 2.0, 0.0, 0.0])  # targets are classes 3, 0, 2
+    assert np.isnan(ref.cross_entropy(X, np.array([3, 2, 2]), weight=all_targets_weightless))
+    assert np.isnan(ref.cross_entropy(np.zeros((0, 3)), np.zeros(0, dtype=np.int64)))
+    assert np.isnan(ref.cross_entropy(np.zeros(0), np.zeros(0)))
+    assert np.signbit(ref.cross_entropy(np.zeros(0), np.zeros(0), reduction="sum"))
+
+
+def test_smoothing_outside_zero_one():
+    plain = ref.cross_entropy(X, Y)
+    assert ref.cross_entropy(X, Y, label_smoothing=-0.5) == plain
+    assert ref.cross_entropy(X, Y, label_smoothing=float("nan")) == plain
+    with pytest.raises(ValueError, match="label_smoothing"):
+        ref.cross_entropy(X, Y, label_smoothing=1.5)
+
+
+@pytest.mark.parametrize(("target", "kw", "error"), [
+    (np.array([4, 0, 2]), {}, IndexError),
+    (np.array([-1, 0, 2]), {}, IndexError),
+    (np.array([3, 0]), {}, ValueError),
+    (np.array([3.0, 0.0, 2.0]), {}, TypeError),
+    (np.array([3, 0, 2], dtype=np.int32), {}, TypeError),
+    (Y, {"weight": np.ones(3)}, ValueError),
+    (Y, {"reduction": "avg"}, ValueError),
+    (np.full((3, 4), 0.25), {"ignore_index": 0}, ValueError),
+    (np.ones((3, 4), dtype=np.int64), {}, TypeError),
+])
+def test_invalid_input_raises_naming_the_problem(target, kw, error):
+    with pytest.raises(error):
+        ref.cross_entropy(X, target, **kw)
+
+
+def _numeric_grad(f, x, h=1e-6):
+    g = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        d = np.zeros_like(x)
+        d[i] = h
+        g[i] = (np.sum(f(x + d)) - np.sum(f(x - d))) / (2 * h)
+    return g
+
+
+@pytest.mark.parametrize("kw", CLASS_CALLS, ids=lambda kw: "-".join(map(str, kw)) or "plain")
+def test_analytic_gradient_matches_central_differences(kw):
+    args = {"weight": kw.get("w"), "ignore_index": kw.get("ignore_index", -100),
+            "reduction": kw.get("reduction", "mean"), "label_smoothing": kw.get("eps", 0.0)}
+    _, grad = ref.value_and_grad(X, Y, **args)
+    numeric = _numeric_grad(lambda x: ref.cross_entropy(x, Y, **args), X)
+    np.testing.assert_allclose(grad, numeric, atol=1e-7)
+
+
+def test_probability_gradient_matches_central_differences():
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(3, 2, 4))
+    t = rng.dirichlet(np.ones(2), size=(3, 4)).transpose(0, 2, 1)
+    args = {"weight": np.array([0.5, 2.0]), "label_smoothing": 0.1}
+    _, grad = ref.value_and_grad(x, t, **args)
+    numeric = _numeric_grad(lambda v: ref.cross_entropy(v, t, **args), x)
+    np.testing.assert_allclose(grad, numeric, atol=1e-7)
