@@ -1,0 +1,330 @@
+"""Load the canonical cases (``spec/cross_entropy.yaml``) into ``Case`` objects.
+
+The file is composed once into a YAML node tree, which keeps the line of every node; the tree is
+then constructed into plain data. Each check that follows (the JSON Schema in ``spec/schema.json``,
+duplicate keys and ids, ``vary`` placeholders, rectangular arrays, generators) reports the line of
+the node at fault, so every problem reads ``path:line: what is wrong`` on one line.
+
+Shape mismatches *between* arrays (input against target or weight) are not checked: they are
+legitimate invalid-input cases. Only arrays that cannot be formed at all (ragged rows, a generator
+whose axis is out of range) are rejected.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError, best_match
+
+from conformance.case import Case, Expect
+from implementations.base import DEFAULT_IGNORE_INDEX, Array
+
+__all__ = ["SpecError", "default_spec_path", "load_spec", "schema_path", "spec_hash"]
+
+SPEC_NAME = "cross_entropy.yaml"
+ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9.-]*$")
+PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
+MAX_DEPTH = 32  # deeper nesting is a recursive alias or a mistake
+
+Path_ = tuple[str | int, ...]  # a node's address in the document: ("cases", 3, "input")
+
+
+class SpecError(ValueError):
+    """A malformed spec file; ``str`` is one line: ``path:line: what is wrong``."""
+
+    def __init__(self, path: str, line: int, problem: str) -> None:
+        self.path = path
+        self.line = line
+        self.problem = " ".join(problem.split())
+        super().__init__(f"{path}:{line}: {self.problem}")
+
+
+def default_spec_path() -> Path:
+    """``<repo>/spec/cross_entropy.yaml`` in a checkout, else the copy packaged with the wheel."""
+    package = Path(__file__).resolve().parent
+    in_repo = package.parent / "spec" / SPEC_NAME
+    return in_repo if in_repo.is_file() else package / "_spec" / SPEC_NAME
+
+
+def schema_path() -> Path:
+    """The JSON Schema that every spec file is validated against."""
+    return default_spec_path().parent / "schema.json"
+
+
+def spec_hash(path: str | Path | None = None) -> str:
+    """SHA-256 of the spec file's bytes, for provenance in results."""
+    return hashlib.sha256(Path(path or default_spec_path()).read_bytes()).hexdigest()
+
+
+def load_spec(path: str | Path | None = None) -> list[Case]:
+    """Every case of the spec file, ``vary`` expanded, in file order; raises ``SpecError``."""
+    doc = _read(Path(path) if path is not None else default_spec_path())
+    _validate(doc)
+    return _cases(doc)
+
+
+# --- reading: data plus the line of every node ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Doc:
+    data: Any
+    lines: dict[Path_, int]
+    display: str  # the path as messages and ``Case.location`` show it
+
+    def line(self, path: Path_) -> int:
+        """The line of the node at ``path``, or of its nearest ancestor that has one."""
+        for end in range(len(path), -1, -1):
+            if path[:end] in self.lines:
+                return self.lines[path[:end]]
+        return 1
+
+    def error(self, path: Path_, problem: str) -> SpecError:
+        """``problem`` at the node ``path``, prefixed with the node's address when it has one."""
+        where = _dotted(path)
+        return SpecError(self.display, self.line(path), f"{where}: {problem}" if where else problem)
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _read(path: Path) -> _Doc:
+    display = _display(path)
+    loader = yaml.SafeLoader(path.read_text(encoding="utf-8"))
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            raise SpecError(display, 1, "the file is empty; expected 'version' and 'cases'")
+        lines: dict[Path_, int] = {}
+        _record_lines(node, (), 1, lines, display)
+        return _Doc(loader.construct_document(node), lines, display)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = ", ".join(str(part) for part in (exc.context, exc.problem) if part)
+        raise SpecError(display, mark.line + 1 if mark else 1, f"invalid YAML: {problem}") from None
+    except yaml.YAMLError as exc:
+        raise SpecError(display, 1, f"invalid YAML: {exc}") from None
+    finally:
+        loader.dispose()
+
+
+def _record_lines(node: yaml.Node, path: Path_, line: int, lines: dict[Path_, int],
+                  display: str) -> None:
+    """Fill ``lines``; a mapping entry is placed on its key's line. Rejects duplicate keys."""
+    if len(path) > MAX_DEPTH:
+        raise SpecError(display, line, f"nesting deeper than {MAX_DEPTH} levels")
+    lines[path] = line
+    if isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _record_lines(item, (*path, index), item.start_mark.line + 1, lines, display)
+    elif isinstance(node, yaml.MappingNode):
+        first: dict[str, int] = {}
+        for key, value in node.value:
+            name, key_line = str(key.value), key.start_mark.line + 1
+            if name in first:
+                raise SpecError(display, key_line,
+                                f"duplicate key {name!r} (first on line {first[name]})")
+            first[name] = key_line
+            _record_lines(value, (*path, name), key_line, lines, display)
+
+
+# --- the schema -------------------------------------------------------------------------------
+
+
+@cache
+def _validator() -> Draft202012Validator:
+    schema = json.loads(schema_path().read_text(encoding="utf-8"))
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema)
+
+
+def _validate(doc: _Doc) -> None:
+    """Raise for the schema violation that comes first in the file."""
+    errors = list(_validator().iter_errors(doc.data))
+    if not errors:
+        return
+    first = min(doc.line(tuple(e.absolute_path)) for e in errors)
+    error = best_match(e for e in errors if doc.line(tuple(e.absolute_path)) == first)
+    assert error is not None
+    raise doc.error(*_describe(error))
+
+
+def _describe(error: ValidationError) -> tuple[Path_, str]:
+    """Where the error is and what it says; an unknown key is pointed at itself."""
+    path: Path_ = tuple(error.absolute_path)
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        allowed = schema.get("properties", {})
+        unknown = sorted(str(key) for key in error.instance if key not in allowed)
+        return (*path, unknown[0]), f"unknown key; allowed: {', '.join(allowed)}"
+    message = error.message if len(error.message) <= 160 else error.message[:157] + "..."
+    if _numeric_string(error.instance):
+        message += " (YAML 1.1 reads it as a string: write 1.0e+4, not 1e4; .nan, .inf)"
+    return path, message
+
+
+def _numeric_string(instance: Any) -> bool:
+    """A string that Python reads as a number but YAML 1.1 does not (``1e4``, ``nan``)."""
+    if not isinstance(instance, str):
+        return False
+    try:
+        float(instance)
+    except ValueError:
+        return False
+    return True
+
+
+def _dotted(path: Path_) -> str:
+    """``("cases", 3, "input")`` as ``cases[3].input``."""
+    text = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in path)
+    return text.removeprefix(".")
+
+
+# --- cases ------------------------------------------------------------------------------------
+
+
+def _cases(doc: _Doc) -> list[Case]:
+    cases: list[Case] = []
+    first: dict[str, int] = {}
+    for index, raw in enumerate(doc.data["cases"]):
+        where: Path_ = ("cases", index, "id")
+        for fields in _expand(doc, index, raw):
+            if fields["id"] in first:
+                raise doc.error(where, f"duplicate id {fields['id']!r} "
+                                       f"(first on line {first[fields['id']]})")
+            first[fields["id"]] = doc.line(where)
+            cases.append(_case(doc, index, fields))
+    return cases
+
+
+def _expand(doc: _Doc, index: int, raw: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """One field mapping per combination of ``vary``, with the id's placeholders filled in."""
+    vary: dict[str, list[Any]] = raw.get("vary", {})
+    base: Path_ = ("cases", index)
+    placeholders = set(PLACEHOLDER.findall(raw["id"]))
+    for key in vary:
+        if key not in placeholders:
+            raise doc.error((*base, "vary", key),
+                            f"the id {raw['id']!r} has no '{{{key}}}' placeholder")
+        if key in raw:
+            raise doc.error((*base, key), f"{key} is both set and varied; drop one")
+    unvaried = sorted(placeholders - set(vary))
+    if unvaried:
+        raise doc.error((*base, "id"), f"placeholder '{{{unvaried[0]}}}' is not a key of vary")
+    for combination in itertools.product(*vary.values()):
+        fields = {key: value for key, value in raw.items() if key != "vary"}
+        fields.update(zip(vary, combination, strict=True))
+        fields["id"] = _fill(raw["id"], fields)
+        if not ID_PATTERN.match(fields["id"]):
+            raise doc.error((*base, "id"), f"{fields['id']!r} does not match {ID_PATTERN.pattern}")
+        yield fields
+
+
+def _fill(template: str, fields: dict[str, Any]) -> str:
+    """The id with each ``{key}`` replaced by the case's value of ``key``."""
+    return PLACEHOLDER.sub(lambda match: str(fields[match.group(1)]), template)
+
+
+def _case(doc: _Doc, index: int, fields: dict[str, Any]) -> Case:
+    base: Path_ = ("cases", index)
+    target = _array(doc, (*base, "target"), fields["target"])
+    if "target_dtype" in fields:
+        target = target.astype(fields["target_dtype"])
+    weight = fields.get("weight")
+    return Case(
+        id=fields["id"],
+        input=_array(doc, (*base, "input"), fields["input"]).astype(np.float64),
+        target=target,
+        weight=None if weight is None else _array(doc, (*base, "weight"), weight, np.float64),
+        ignore_index=fields.get("ignore_index", DEFAULT_IGNORE_INDEX),
+        reduction=fields.get("reduction", "mean"),
+        label_smoothing=float(fields.get("label_smoothing", 0.0)),
+        source=fields["source"],
+        tags=tuple(fields["tags"]),
+        note=fields.get("note", ""),
+        expect=_expect(doc, (*base, "expect"), fields.get("expect")),
+        location=f"{doc.display}:{doc.line(base)}",
+    )
+
+
+def _expect(doc: _Doc, path: Path_, raw: dict[str, Any] | None) -> Expect:
+    if raw is None:
+        return Expect()
+    value = raw.get("value")
+    return Expect(
+        value=None if value is None else _array(doc, (*path, "value"), value, np.float64),
+        decimals=raw.get("decimals"),
+        error=raw.get("error"),
+    )
+
+
+# --- arrays -----------------------------------------------------------------------------------
+
+
+def _array(doc: _Doc, path: Path_, value: Any, dtype: type | None = None) -> Array:
+    """A literal (nested list or number) or a generator mapping, as a NumPy array.
+
+    Literals: integers give int64, anything else (a float anywhere, or no element) float64.
+    """
+    if isinstance(value, dict):
+        array = _generate(doc, path, value)
+    else:
+        _shape(doc, path, value)
+        array = np.asarray(value)
+        array = array.astype(np.int64 if array.dtype.kind in "iu" else np.float64)
+    return array if dtype is None else array.astype(dtype)
+
+
+def _shape(doc: _Doc, path: Path_, value: Any) -> tuple[int, ...]:
+    """The shape of a nested list; raises at the first row that breaks the rectangle."""
+    if not isinstance(value, list):
+        return ()
+    shapes = [_shape(doc, (*path, index), item) for index, item in enumerate(value)]
+    for index, shape in enumerate(shapes[1:], start=1):
+        if shape != shapes[0]:
+            raise doc.error((*path, index), f"ragged array: row {index} has shape {list(shape)}, "
+                                            f"row 0 has {list(shapes[0])}")
+    return (len(value), *(shapes[0] if shapes else ()))
+
+
+def _generate(doc: _Doc, path: Path_, spec: dict[str, Any]) -> Array:
+    """Deterministic logits, class indices or probabilities (see ``spec/schema.json``)."""
+    rng = np.random.default_rng(spec["seed"])
+    if "probabilities" in spec:
+        return _probabilities(doc, path, rng, tuple(spec["probabilities"]), spec.get("axis"))
+    shape = tuple(spec["shape"])
+    if "classes" not in spec:
+        return rng.standard_normal(shape) * float(spec.get("scale", 1.0))
+    if spec["classes"] < 1 and 0 not in shape:
+        raise doc.error((*path, "classes"), f"no class to draw a target of shape {list(shape)}")
+    return rng.integers(0, max(spec["classes"], 1), size=shape, dtype=np.int64)
+
+
+def _probabilities(doc: _Doc, path: Path_, rng: np.random.Generator, shape: tuple[int, ...],
+                   axis: int | None) -> Array:
+    """Softmax of standard normals along ``axis`` (default 1, or 0 for a 1-D shape)."""
+    if axis is None:
+        axis = 0 if len(shape) == 1 else 1
+    if not -len(shape) <= axis < len(shape):
+        raise doc.error((*path, "axis"), f"axis {axis} is out of range for shape {list(shape)}")
+    z = rng.standard_normal(shape)
+    if z.size == 0:
+        return z
+    e = np.exp(z - np.max(z, axis=axis, keepdims=True))
+    probabilities: Array = e / np.sum(e, axis=axis, keepdims=True)
+    return probabilities
