@@ -74,7 +74,17 @@ def _as_rows(input: Array, target: Array, weight: Array | None, ignore_index: in
     logits = np.moveaxis(x.astype(np.float64), class_axis, -1).reshape(n_rows, n_classes)
     if target_kind(x, t) == "probabilities":
         return _prob_rows(x, t, logits, weight, ignore_index, class_axis)
+    if x.ndim == 1 and t.shape == (1,):
+        t = _unbatched_single_target(t, label_smoothing)
     return _index_rows(x, t, logits, weight, ignore_index, class_axis)
+
+
+def _unbatched_single_target(t: Array, label_smoothing: float) -> Array:
+    """torch quirk: a (C,) input takes a (1,) target as if 0-d, but only without smoothing
+    (with smoothing its broadcast fails; its backward fails either way)."""
+    if _smoothing(label_smoothing) > 0.0:
+        raise ValueError("a (C,) input needs a 0-d target when label_smoothing > 0, got shape (1,)")
+    return t.reshape(())
 
 
 def _prob_rows(x: Array, t: Array, logits: Array, weight: Array | None, ignore_index: int,

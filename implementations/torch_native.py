@@ -43,8 +43,9 @@ class TorchImplementation:
         if array is None:
             return None
         array = np.asarray(array)
-        tensor = self._torch.from_numpy(np.ascontiguousarray(array.astype(np.float64)
-                                                             if array.dtype.kind == "f" else array))
+        # np.array (not ascontiguousarray, which turns 0-d into 1-d) keeps the shape exactly
+        tensor = self._torch.from_numpy(np.array(array, dtype=np.float64 if array.dtype.kind == "f"
+                                                 else array.dtype, copy=True))
         if tensor.is_floating_point():
             tensor = tensor.to(getattr(self._torch, dtype))
         return tensor.to(device)
