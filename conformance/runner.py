@@ -200,7 +200,8 @@ def _check_quote(case: Case, value: Array, dtype: str,
     half = 0.5 * 10.0 ** -case.expect.decimals if case.expect.decimals is not None else 0.0
     same_nan = np.array_equal(np.isnan(a), np.isnan(q)) if a.shape == q.shape else False
     with np.errstate(invalid="ignore"):
-        close = same_nan and bool(np.all((np.abs(a - q) <= half * (1 + 1e-9)) | np.isnan(q)))
+        near = (a == q) | (np.abs(a - q) <= half * (1 + 1e-9)) | np.isnan(q)
+        close = same_nan and bool(np.all(near))
     if close:
         return cmp, None
     failed = tolerance.Comparison(False, cmp.max_abs, cmp.max_rel, cmp.max_ulp,

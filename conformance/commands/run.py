@@ -16,6 +16,7 @@ from rich.table import Table
 from conformance import spec
 from conformance.case import Case
 from conformance.provenance import provenance
+from conformance.report import render_report
 from conformance.results import Record, document, write_results
 from conformance.session import Selection, run_spec, select
 from implementations.base import ALL_DTYPES
@@ -90,6 +91,7 @@ def _write(out: Path, doc: dict[str, Any]) -> None:
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.") as tmp:
         write_results(Path(tmp) / "results.json", doc)
+        render_report(doc, Path(tmp))
         for path in sorted(Path(tmp).iterdir()):
             path.replace(out / path.name)
 

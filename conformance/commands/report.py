@@ -1,0 +1,85 @@
+"""``ce-conformance report``: re-render a report folder from its ``results.json``, or merge the
+``results.json`` of several runs (one per backend, a CPU and a GPU machine) into one folder.
+
+    ce-conformance report reports/latest
+    ce-conformance report --merge reports/torch reports/jax reports/cuda --out reports/all
+
+The folder is written atomically: everything is rendered into a temporary folder beside it and
+then moved in, so a failure leaves the previous report untouched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from conformance.report import MergeError, merge, problems, render_report
+from conformance.results import write_results
+
+DEFAULT_OUT = Path("reports/latest")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``report``."""
+    parser.add_argument("dir", nargs="?", type=Path, metavar="DIR",
+                        help="report folder to re-render from its own results.json")
+    parser.add_argument("--merge", nargs="+", type=Path, metavar="DIR",
+                        help="merge the results.json of these folders (later ones win)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help=f"report folder to write (default: DIR, or {DEFAULT_OUT} "
+                             "with --merge)")
+
+
+def main(args: argparse.Namespace) -> int:
+    """Read, merge, write results.json and the rendered files."""
+    if (args.dir is None) == (args.merge is None):
+        raise _error("give either a report folder DIR or --merge DIR [DIR ...]")
+    sources = args.merge or [args.dir]
+    docs = [load(folder / "results.json") for folder in sources]
+    try:
+        doc = merge(docs) if args.merge else docs[0]
+    except MergeError as exc:
+        raise _error(str(exc)) from exc
+    out = args.out or (DEFAULT_OUT if args.merge else args.dir)
+    write(out, doc)
+    print(f"report written to {out}/ ({len(doc['records'])} records)")
+    return 0
+
+
+def load(path: Path) -> dict[str, Any]:
+    """A valid ``results.json`` document, or a one-line error naming the file."""
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise _error(f"{path}: no such file (is it a report folder?)") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _error(f"{path}: cannot read: {exc}") from exc
+    except json.JSONDecodeError as exc:
+        raise _error(f"{path}: not JSON: {exc}") from exc
+    found = problems(doc)
+    if found:
+        more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+        raise _error(f"{path}: not a results.json document: {found[0]}{more}")
+    return doc  # type: ignore[no-any-return]
+
+
+def write(out: Path, doc: dict[str, Any]) -> list[Path]:
+    """Write ``results.json`` and the rendered files into ``out`` through a temporary folder."""
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.") as tmp:
+        staged = Path(tmp)
+        write_results(staged / "results.json", doc)
+        render_report(doc, staged)
+        moved = []
+        for path in sorted(staged.iterdir()):
+            moved.append(path.replace(out / path.name))
+    return moved
+
+
+def _error(message: str) -> Exception:
+    from conformance.cli import CliError
+
+    return CliError(message)

@@ -1,0 +1,145 @@
+"""Group diverging records by cause: one entry per distinct behaviour, not one per example.
+
+Records share a cause when they come from the same implementation and check, fail in the same
+way (the reason with its numbers blanked out, the outcome, the exception type) and carry the
+same known-divergence reason from the expectations file. Each group keeps its examples sorted
+smallest input first, so its first record is the minimal case a report shows; its anchor is a
+hash of the cause, stable across runs as long as the cause is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+import sys
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from conformance.report.values import number
+from conformance.results import Record
+
+_NUMBER = re.compile(r"(?<![\w.])[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?(?![\w.])")
+_RUN = re.compile(r"#(?:[\s,]+#)+")
+_TOKEN = re.compile(r"np\.nan|np\.inf|[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+
+GroupKey = tuple[str, str, str, str, str, str]
+
+
+@dataclass(frozen=True)
+class Group:
+    """Diverging records that share one cause, smallest input first."""
+
+    anchor: str
+    impl: str
+    check: str
+    cause: str
+    outcome: str
+    expected_reason: str | None
+    records: tuple[Record, ...]
+
+    @property
+    def minimal(self) -> Record:
+        """The example with the smallest input."""
+        return self.records[0]
+
+    @property
+    def known(self) -> bool:
+        """Whether the expectations file lists this divergence."""
+        return self.expected_reason is not None
+
+    @property
+    def title(self) -> str:
+        """``impl · check: cause``."""
+        return f"{self.impl} · {self.check}: {self.cause}"
+
+    @property
+    def cases(self) -> list[str]:
+        """The distinct case ids, smallest input first."""
+        return list(dict.fromkeys(r.case for r in self.records))
+
+    @property
+    def dtypes(self) -> list[str]:
+        """The dtypes the group's examples ran in."""
+        return sorted({r.dtype for r in self.records})
+
+    @property
+    def devices(self) -> list[str]:
+        """The devices the group's examples ran on."""
+        return sorted({r.device for r in self.records})
+
+
+def normalize(reason: str | None) -> str:
+    """The reason with numbers blanked (``off by # (# ULP…)``), in one line."""
+    text = " ".join((reason or "").split())
+    return _RUN.sub("#", _NUMBER.sub("#", text)) or "(no reason given)"
+
+
+def severity(record: Record) -> tuple[int, float]:
+    """How bad a divergence is: a raise, a wrong NaN/inf pattern or an invalid input accepted
+    ranks above any finite error, then the error in ULPs."""
+    ulp = record_ulp(record)
+    qualitative = record.outcome != "value" or bool((record.error or {}).get("mismatch"))
+    return (int(qualitative or ulp is None), -1.0 if ulp is None else ulp)
+
+
+def record_ulp(record: Record) -> float | None:
+    """The record's measured error in ULPs, or ``None`` when none was measured."""
+    ulp = number((record.error or {}).get("max_ulp"))
+    return None if ulp is None or math.isnan(ulp) else ulp
+
+
+def input_size(record: Record) -> int:
+    """Elements of the case's input: from ``case_spec`` when there, else the repro's input."""
+    if record.case_spec and "input" in record.case_spec:
+        return _leaves(record.case_spec["input"])
+    for line in (record.repro or "").splitlines():
+        if line.startswith("input = "):
+            return len(_TOKEN.findall(line.split(", dtype=")[0].removeprefix("input = ")))
+    return sys.maxsize
+
+
+def _leaves(value: object) -> int:
+    if isinstance(value, list):
+        return sum(_leaves(v) for v in value)
+    return 1
+
+
+def _key(record: Record) -> GroupKey:
+    exception = (record.exception or "").split(":", 1)[0] if record.exception else ""
+    return (record.impl, record.check, normalize(record.reason), record.outcome or "",
+            exception, record.expected_reason or "")
+
+
+def _size_order(record: Record) -> tuple[int, int, str, str, str]:
+    return (input_size(record), len(record.repro or ""), record.case, record.dtype,
+            record.device)
+
+
+def anchor(key: GroupKey) -> str:
+    """``div-<impl>-<check>-<hash>``: an HTML id, the same for the same cause."""
+    digest = hashlib.sha256(json.dumps(key).encode()).hexdigest()[:10]
+    return f"div-{_slug(key[0])}-{_slug(key[1])}-{digest}"
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "x"
+
+
+def group(records: Iterable[Record]) -> list[Group]:
+    """The diverging records grouped by cause: new ones before known ones, then by name."""
+    found: dict[GroupKey, list[Record]] = defaultdict(list)
+    for record in records:
+        if record.verdict == "diverges":
+            found[_key(record)].append(record)
+    groups = [Group(anchor(key), key[0], key[1], key[2], key[3], key[5] or None,
+                    tuple(sorted(members, key=_size_order)))
+              for key, members in found.items()]
+    return sorted(groups, key=lambda g: (g.impl, g.known, g.check, g.cause, g.anchor))
+
+
+def anchors(groups: Iterable[Group]) -> dict[tuple[str, str, str, str, str], str]:
+    """Record key -> the anchor of its group."""
+    return {r.key: g.anchor for g in groups for r in g.records}

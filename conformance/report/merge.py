@@ -1,0 +1,60 @@
+"""Merging several ``results.json`` documents (one nox session per backend, a CPU machine and
+a GPU machine) into one, and checking a document against ``conformance/results.schema.json``."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+SCHEMA_PATH = Path(__file__).resolve().parent.parent / "results.schema.json"
+
+
+class MergeError(ValueError):
+    """Documents that cannot be merged (different schema versions)."""
+
+
+@cache
+def schema() -> dict[str, Any]:
+    """The JSON Schema of ``results.json``."""
+    data: dict[str, Any] = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    return data
+
+
+def problems(doc: Any) -> list[str]:
+    """Why ``doc`` is not a valid ``results.json`` document (empty when it is)."""
+    validator = jsonschema.Draft202012Validator(schema())
+    errors = sorted(validator.iter_errors(doc), key=lambda e: list(e.absolute_path))
+    return [f"{'/'.join(map(str, e.absolute_path)) or '(top)'}: {e.message}" for e in errors]
+
+
+def merge(docs: list[dict[str, Any]]) -> dict[str, Any]:
+    """One document: records concatenated and de-duplicated by key (the later one wins);
+    provenance ``{"merged": [...]}``; an implementation that ran in any document is not
+    skipped."""
+    versions = sorted({doc.get("schema_version") for doc in docs}, key=str)
+    if len(versions) > 1:
+        raise MergeError(f"cannot merge results of schema versions {versions}")
+    records: dict[tuple[Any, ...], dict[str, Any]] = {}
+    skipped: dict[str, str] = {}
+    provenance: list[dict[str, Any]] = []
+    for doc in docs:
+        for record in doc.get("records", []):
+            records[_key(record)] = record
+        skipped.update(doc.get("skipped", {}))
+        prov = doc.get("provenance", {})
+        provenance += prov.get("merged", [prov])
+    ran = {record["impl"] for record in records.values()}
+    return {
+        "schema_version": versions[0] if versions else 1,
+        "provenance": {"merged": provenance},
+        "skipped": {impl: reason for impl, reason in sorted(skipped.items()) if impl not in ran},
+        "records": list(records.values()),
+    }
+
+
+def _key(record: dict[str, Any]) -> tuple[Any, ...]:
+    return tuple(record.get(k) for k in ("case", "check", "impl", "dtype", "device"))

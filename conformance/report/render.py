@@ -1,0 +1,203 @@
+"""Render a ``results.json`` document into the report folder: ``matrix.json``, ``matrix.md``,
+``divergences.md``, ``matrix.html`` (one self-contained page) and ``accuracy.svg``.
+
+Everything here is a pure function of the document: ordering is sorted, JSON keys are sorted,
+and the only timestamps are those in the provenance, so rendering the same document twice gives
+the same bytes, which is what ``is_current`` checks.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from markupsafe import Markup
+
+from conformance.report import accuracy, divergences, matrix, plots
+from conformance.report.values import fmt, number, shorten, summary_text
+from conformance.results import Record, read_results, write_atomic
+
+PLOT = "accuracy.svg"
+FILES = ("divergences.md", "matrix.json", "matrix.md", "matrix.html", PLOT)
+_PROVENANCE_KEYS = ("suite_version", "commit", "spec_sha256", "created", "python", "platform",
+                    "cpu", "gpus", "frameworks")
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|])")
+_SVG = re.compile(r"<svg\b.*?</svg>", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class Report:
+    """Everything the templates show, derived from one document."""
+
+    provenance: list[list[tuple[str, str]]]
+    skipped: dict[str, str]
+    records: list[Record]
+    matrix: matrix.Matrix
+    groups: list[divergences.Group]
+    accuracy: list[accuracy.Row]
+
+
+def build(doc: dict[str, Any]) -> Report:
+    """The report model of a ``results.json`` document."""
+    records = sorted((Record.from_dict(r) for r in doc.get("records", [])), key=lambda r: r.key)
+    skipped = dict(sorted(doc.get("skipped", {}).items()))
+    groups = divergences.group(records)
+    table = matrix.build(records, skipped, divergences.anchors(groups))
+    return Report(provenance_lines(doc.get("provenance", {})), skipped, records, table, groups,
+                  accuracy.table(records, table.columns))
+
+
+def provenance_lines(prov: dict[str, Any]) -> list[list[tuple[str, str]]]:
+    """One list of (key, text) per run: the known keys in order, then the others sorted."""
+    blocks = prov.get("merged", [prov])
+    return [[(k, _text(b[k])) for k in (*_PROVENANCE_KEYS, *sorted(b.keys() - set(
+        _PROVENANCE_KEYS))) if k in b] for b in blocks]
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, dict) and all(isinstance(v, dict) for v in value.values()):
+        return "; ".join(f"{k}: " + ", ".join(f"{p} {v}" for p, v in sorted(d.items()))
+                         for k, d in sorted(value.items())) or "-"
+    if isinstance(value, str):
+        return value
+    if value is None or value == []:
+        return "-"
+    return json.dumps(value, sort_keys=True)
+
+
+def md(text: Any) -> str:
+    """Text safe in a Markdown table cell or paragraph (HTML-escaped, one line)."""
+    flat = " ".join(str(text).split())
+    flat = flat.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _MD_SPECIAL.sub(r"\\\1", flat)
+
+
+def code(text: Any) -> str:
+    """Inline Markdown code, with a fence longer than any backtick run inside."""
+    flat = " ".join(str(text).split())
+    ticks = "`" * (max((len(m) for m in re.findall(r"`+", flat)), default=0) + 1)
+    pad = " " if flat.startswith("`") or flat.endswith("`") else ""
+    return f"{ticks}{pad}{flat}{pad}{ticks}"
+
+
+def fence(text: Any, lang: str = "") -> str:
+    """A fenced Markdown code block."""
+    body = str(text).rstrip("\n")
+    ticks = "`" * max(3, max((len(m) for m in re.findall(r"`+", body)), default=0) + 1)
+    return f"{ticks}{lang}\n{body}\n{ticks}"
+
+
+def cell_md(cell: matrix.Cell) -> str:
+    """A matrix cell in Markdown, linking a divergence to its entry in ``divergences.md``."""
+    if cell.status == "conforms":
+        return f"✓ conforms ({md(cell.detail)})"
+    if cell.status == "unsupported":
+        return f"- unsupported: {md(shorten(cell.detail))}"
+    if cell.status == "not-run":
+        return f"· not run: {md(shorten(cell.detail))}"
+    known = f" (known: {md(shorten(cell.known_reason, 60))})" if cell.known else ""
+    link = f" [details](divergences.md#{cell.anchor})" if cell.anchor else ""
+    return (f"✗ **diverges**{known}: {md(shorten(cell.detail, 60))}, "
+            f"{cell.failing}/{cell.checks} checks{link}")
+
+
+def float_or_text(value: Any) -> str:
+    """A number from ``results.json`` (possibly "inf") in three significant digits."""
+    return fmt(number(value))
+
+
+def expected_text(record: Record) -> str:
+    """What the reference gives: a summary, or an exception for invalid input."""
+    if record.expected is None and record.check == "invalid":
+        return "an exception (invalid input)"
+    return summary_text(record.expected)
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("conformance.report", "templates"),
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",),
+                                            default_for_string=True),
+        undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+        keep_trailing_newline=True)
+    env.filters.update(md=md, code=code, fence=fence, fmt=fmt, short=shorten,
+                       summary=summary_text,
+                       cell_md=cell_md, float_or_text=float_or_text,
+                       expected_text=expected_text)
+    return env
+
+
+def rendered(doc: dict[str, Any]) -> dict[str, str]:
+    """File name -> content of every rendered file."""
+    report = build(doc)
+    svg = plots.accuracy_svg(report.accuracy)
+    env = _environment()
+    context = {"r": report, "zip": zip, "checks": accuracy.CHECKS, "plot": PLOT}
+    return {
+        "divergences.md": env.get_template("divergences.md.j2").render(context),
+        "matrix.json": json.dumps(matrix_json(report), indent=1, sort_keys=True,
+                                  allow_nan=False) + "\n",
+        "matrix.md": env.get_template("matrix.md.j2").render(context),
+        "matrix.html": env.get_template("matrix.html.j2").render(context, svg=Markup(svg)),
+        PLOT: svg,
+    }
+
+
+def matrix_json(report: Report) -> dict[str, Any]:
+    """The matrix, the accuracy table and the divergence groups as plain JSON."""
+    m = report.matrix
+    return {
+        "source": "results.json",
+        "columns": [{"label": c.label, "impl": c.impl, "device": c.device,
+                     "summary": s.text, "counts": {k: s.counts[k] for k in matrix.STATUSES}}
+                    for c, s in zip(m.columns, m.summaries, strict=True)],
+        "rows": [{"feature": row.feature, "title": row.title,
+                  "cells": {c.label: cell.as_dict()
+                            for c, cell in zip(m.columns, row.cells, strict=True)}}
+                 for row in m.rows],
+        "accuracy": [row.as_dict() for row in report.accuracy],
+        "divergences": [{"anchor": g.anchor, "impl": g.impl, "check": g.check,
+                         "cause": g.cause, "outcome": g.outcome or None,
+                         "known": g.known, "expected_reason": g.expected_reason,
+                         "examples": len(g.records), "minimal_case": g.minimal.case}
+                        for g in report.groups],
+        "skipped": report.skipped,
+    }
+
+
+def render_report(doc: dict[str, Any], out_dir: Path) -> list[Path]:
+    """Write every rendered file into ``out_dir`` (each atomically); return their paths."""
+    paths = []
+    for name, text in sorted(rendered(doc).items()):
+        write_atomic(out_dir / name, text)
+        paths.append(out_dir / name)
+    return paths
+
+
+def is_current(out_dir: Path, *, strict_plots: bool = False) -> list[str]:
+    """The rendered files in ``out_dir`` that differ from re-rendering its ``results.json``
+    (missing ones included); empty when the folder is current.
+
+    The drawing in the plot depends on the matplotlib version, so by default the SVG (also the
+    one inside ``matrix.html``) is compared for presence only; ``strict_plots`` compares bytes.
+    """
+    stale = []
+    for name, text in sorted(rendered(read_results(out_dir / "results.json")).items()):
+        path = out_dir / name
+        old = path.read_text(encoding="utf-8") if path.is_file() else None
+        if old is None or _comparable(name, old, strict_plots) != \
+                _comparable(name, text, strict_plots):
+            stale.append(name)
+    return stale
+
+
+def _comparable(name: str, text: str, strict_plots: bool) -> str:
+    if strict_plots:
+        return text
+    if name.endswith(".svg"):
+        return ""
+    return _SVG.sub("<svg/>", text) if name.endswith(".html") else text
