@@ -33,10 +33,13 @@ def arguments(case: Case) -> str:
 
 def snippet(impl: str, case: Case, dtype: str = "float64", device: str = "cpu",
             check: str = "value") -> str:
-    """Python that runs ``case`` on ``impl`` and on the reference through the contract."""
+    """Python that runs ``case`` on ``impl`` and on the reference through the contract, then
+    (for a value check) the framework's own call and torch's, in plain code."""
     call = "value_and_grad" if check == "gradient" else "cross_entropy"
     options = f", dtype={dtype!r}" + (f", device={device!r}" if device != "cpu" else "")
-    return "\n".join([
+    plain = framework_snippet(impl, case, dtype, device).split("\n", 4)[4] \
+        if check != "gradient" and impl != "reference" else ""
+    lines = [
         "import numpy as np",
         "import implementations",
         f"input = {literal(case.input)}",
@@ -45,4 +48,97 @@ def snippet(impl: str, case: Case, dtype: str = "float64", device: str = "cpu",
         f"print(impl.{call}(input, target{arguments(case)}{options}))",
         "reference = implementations.load('reference')",
         f"print(reference.{call}(input, target{arguments(case)}))",
+    ]
+    if plain:
+        lines += ["import torch", *[ln for ln in plain.split("\n") if ln]]
+    return "\n".join(lines)
+
+
+# --- plain-framework calls -----------------------------------------------------------------
+# What a user would write without this project: torch's own call, and for the native adapters
+# the framework's own loss on class-last logits. Weights and ignore_index have no native
+# spelling there; the snippet says so rather than inventing one.
+
+_NATIVE: dict[str, tuple[str, str, str]] = {
+    # impl: (imports, class-index call, probability call); {x} logits, {y} targets, {e} eps
+    "jax.optax": ("import jax.numpy as jnp\nimport optax",
+                  "optax.losses.softmax_cross_entropy_with_integer_labels({x}, {y})",
+                  "optax.losses.softmax_cross_entropy({x}, {y})"),
+    "tensorflow.nn": ("import tensorflow as tf",
+                      "tf.nn.sparse_softmax_cross_entropy_with_logits(labels={y}, logits={x})",
+                      "tf.nn.softmax_cross_entropy_with_logits(labels={y}, logits={x})"),
+    "keras": ("import keras",
+              "keras.losses.sparse_categorical_crossentropy({y}, {x}, from_logits=True)",
+              "keras.losses.categorical_crossentropy({y}, {x}, from_logits=True, "
+              "label_smoothing={e})"),
+}
+_ARRAY = {"jax.optax": "jnp.asarray", "tensorflow.nn": "tf.constant", "keras": "keras.ops.array"}
+_REDUCE = {"jax.optax": ("{v}.mean()", "{v}.sum()"),
+           "tensorflow.nn": ("tf.reduce_mean({v})", "tf.reduce_sum({v})"),
+           "keras": ("keras.ops.mean({v})", "keras.ops.sum({v})")}
+
+
+def torch_call(case: Case, dtype: str = "float64", device: str = "cpu") -> str:
+    """``torch.nn.functional.cross_entropy`` on the case, as plain torch code."""
+    to = f"dtype=torch.{dtype}" + (f", device={device!r}" if device != "cpu" else "")
+    target = "torch.tensor(target" + (f", {to})" if case.target.dtype.kind == "f" else ")")
+    rest = ""
+    if case.weight is not None:
+        rest += f", weight=torch.tensor({literal(case.weight)}, {to})"
+    if case.ignore_index != DEFAULT_IGNORE_INDEX:
+        rest += f", ignore_index={case.ignore_index}"
+    if case.reduction != "mean":
+        rest += f", reduction={case.reduction!r}"
+    if case.label_smoothing != 0.0:
+        rest += f", label_smoothing={case.label_smoothing!r}"
+    return (f"torch.nn.functional.cross_entropy(torch.tensor(input, {to}), {target}"
+            f"{rest})")
+
+
+def native_call(impl: str, case: Case) -> str | None:
+    """The framework's own loss for ``jax.optax``, ``tensorflow.nn`` and ``keras``, else None."""
+    if impl not in _NATIVE:
+        return None
+    _, index_call, prob_call = _NATIVE[impl]
+    class_last = "np.moveaxis(input, 1, -1)" if case.input.ndim > 2 else "input"
+    probabilities = case.target_kind == "probabilities"
+    target = "np.moveaxis(target, 1, -1)" if probabilities and case.input.ndim > 2 else "target"
+    eps = case.label_smoothing if case.label_smoothing > 0 else 0.0
+    if probabilities and eps and impl != "keras":
+        target = f"{target} * {1 - eps!r} + {eps!r} / {case.input.shape[_axis(case)]}"
+    wrap = _ARRAY[impl]
+    call = (prob_call if probabilities else index_call).format(
+        x=f"{wrap}({class_last})", y=f"{wrap}({target})", e=eps)
+    if case.reduction != "none":
+        call = _REDUCE[impl][case.reduction == "sum"].format(v=call)
+    return call
+
+
+def _axis(case: Case) -> int:
+    return 0 if case.input.ndim == 1 else 1
+
+
+def _native_lines(impl: str, case: Case) -> list[str]:
+    call = native_call(impl, case)
+    if call is None:
+        return []
+    lines = [_NATIVE[impl][0], f"# the same call in plain {impl}:"]
+    if case.weight is not None or case.ignore_index != DEFAULT_IGNORE_INDEX:
+        lines.append("# (weight / ignore_index have no native argument; the adapter emulates them)")
+    if case.label_smoothing > 0 and case.target_kind == "indices":
+        lines.append("# (label smoothing of class indices: the adapter smooths a one-hot target)")
+    return [*lines, f"print({call})"]
+
+
+def framework_snippet(impl: str, case: Case, dtype: str = "float64",
+                      device: str = "cpu") -> str:
+    """Plain code: the framework's own call (where it has one) next to torch's call."""
+    return "\n".join([
+        "import numpy as np",
+        "import torch",
+        f"input = {literal(case.input)}",
+        f"target = {literal(case.target)}",
+        *_native_lines(impl, case),
+        "# torch:",
+        f"print({torch_call(case, dtype, device)})",
     ])

@@ -55,16 +55,33 @@ def select(names: Sequence[str] | None) -> Selection:
 
 def run_spec(impls: Iterable[Implementation], cases: Sequence[Case], dtypes: Sequence[str],
              devices: Sequence[str], *, gradients: bool = True,
-             progress: Progress | None = None) -> list[Record]:
-    """Every spec case on every implementation, dtype and device."""
+             progress: Progress | None = None, profile: str | None = None,
+             seed: int | None = None) -> list[Record]:
+    """Every spec case on every implementation, dtype and device; with ``profile``, also the
+    generated properties of ``conformance.properties`` in that profile."""
     runner = Runner(gradients=gradients)
     records: list[Record] = []
     for impl in impls:
         for dtype in dtypes:
             for device in devices:
-                for case in cases:
-                    for record in runner.run_case(impl, case, dtype, device):
-                        records.append(record)
-                        if progress:
-                            progress(impl.name, record)
+                found = [r for case in cases for r in runner.run_case(impl, case, dtype, device)]
+                _report(impl, found, progress)
+                if profile:
+                    found += _properties(impl, profile, dtype, device, seed, progress)
+                records += found
     return records
+
+
+def _properties(impl: Implementation, profile: str, dtype: str, device: str, seed: int | None,
+                progress: Progress | None) -> list[Record]:
+    from conformance.properties import run_properties
+
+    found = run_properties(impl, profile=profile, dtype=dtype, device=device, seed=seed)
+    _report(impl, found, progress)
+    return found
+
+
+def _report(impl: Implementation, records: list[Record], progress: Progress | None) -> None:
+    for record in records:
+        if progress:
+            progress(impl.name, record)

@@ -15,6 +15,7 @@ from rich.table import Table
 
 from conformance import spec
 from conformance.case import Case
+from conformance.properties import property_names
 from conformance.provenance import provenance
 from conformance.report import render_report
 from conformance.results import Record, document, write_results
@@ -40,6 +41,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
                         help=f"report folder (default: {DEFAULT_OUT})")
     parser.add_argument("--no-gradients", action="store_true", help="skip gradient checks")
+    parser.add_argument("--no-properties", action="store_true",
+                        help="run the spec cases only, not the generated properties")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -66,7 +69,8 @@ def main(args: argparse.Namespace) -> int:
 
 def _run(selection: Selection, cases: list[Case], dtypes: list[str], devices: list[str],
          args: argparse.Namespace, console: Console) -> list[Record]:
-    per_impl = len(cases) * len(dtypes) * len(devices)
+    n_properties = 0 if args.no_properties else len(property_names())
+    per_impl = (len(cases) + n_properties) * len(dtypes) * len(devices)
     with Progress(TextColumn("{task.description:<14}"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("{task.fields[counts]}"), console=console,
                   disable=args.quiet) as bar:
@@ -83,7 +87,8 @@ def _run(selection: Selection, cases: list[Case], dtypes: list[str], devices: li
             bar.update(tasks[name], advance=advance, counts=text)
 
         return run_spec(selection.loaded, cases, dtypes, devices,
-                        gradients=not args.no_gradients, progress=progress)
+                        gradients=not args.no_gradients, progress=progress,
+                        profile=None if args.no_properties else args.profile, seed=args.seed)
 
 
 def _write(out: Path, doc: dict[str, Any]) -> None:

@@ -1,0 +1,59 @@
+"""``ce-conformance explore``: search one implementation with the random ``explore`` profile
+and print what diverges, with reproduction snippets; optionally promote findings to the spec."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rich.console import Console
+
+import implementations
+from conformance.properties import promote, property_names, run_properties
+from conformance.results import Record
+from implementations.base import ALL_DTYPES
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``explore``."""
+    parser.add_argument("--impl", required=True, metavar="NAME",
+                        help="implementation to explore (a registered name or module:attr)")
+    parser.add_argument("--seed", type=int, default=None,
+                        help="Hypothesis seed (default: a random one, printed)")
+    parser.add_argument("--max-examples", type=int, default=None, metavar="N",
+                        help="examples per property (default: the explore profile's)")
+    parser.add_argument("--dtype", choices=ALL_DTYPES, default="float64")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--property", action="append", choices=property_names(),
+                        metavar="NAME", help="only this property (repeatable)")
+    parser.add_argument("--promote-to", type=Path, default=None, metavar="SPEC",
+                        help="append every counterexample to this spec YAML file")
+
+
+def main(args: argparse.Namespace) -> int:
+    """Run the explore profile; exit 1 when something diverges, else 0."""
+    console = Console()
+    impl = implementations.load(args.impl)
+    records = run_properties(impl, profile="explore", dtype=args.dtype, device=args.device,
+                             seed=args.seed, only=args.property, max_examples=args.max_examples)
+    seed = records[0].seed if records else args.seed
+    console.print(f"explored {impl.name} ({args.dtype}, {args.device}) with seed {seed}")
+    found = [r for r in records if r.verdict == "diverges"]
+    for record in records:
+        _print(console, record)
+    if args.promote_to is not None:
+        for record in found:
+            case_id = promote(record.as_dict(), args.promote_to)
+            if case_id:
+                console.print(f"promoted {case_id} to {args.promote_to}")
+    return 1 if found else 0
+
+
+def _print(console: Console, record: Record) -> None:
+    style = {"conforms": "green", "diverges": "red"}.get(record.verdict, "dim")
+    console.print(f"[{style}]{record.verdict:<11}[/] {record.check}: {record.reason or ''}",
+                  highlight=False, markup=True)
+    if record.verdict == "diverges" and record.repro:
+        console.print(record.repro, highlight=False, markup=False)
+        console.print()
+

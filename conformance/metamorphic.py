@@ -1,0 +1,248 @@
+"""Metamorphic relations: what an implementation's loss must satisfy with itself.
+
+Each relation is ``value(a) == sum_k c_k * value(b_k)`` for cases built from one generated case:
+
+* ``shift``: adding a constant to every logit of a row leaves the loss unchanged;
+* ``permutation``: permuting classes, with targets (and ``ignore_index``) and weights alike;
+* ``batch-split``: with ``reduction="sum"`` the loss of a batch is the sum over its two halves;
+* ``one-hot``: class indices against their one-hot probabilities. Row by row they agree (also
+  with weights and smoothing: ``(1-e) w_y nll + e/C sum_c w_c (-log p_c)`` either way), but the
+  ``mean`` of indices divides by ``sum_i w[y_i]`` and that of probabilities by ``N``, so they agree
+  without weights, or with weights under ``sum``/``none``; ignored rows are left out;
+* ``smoothing-zero``: ``label_smoothing=0.0`` is the same as not passing it;
+* ``smoothing-linear``: the loss is affine in ``e``: ``L(e) = (1-e) L(0) + e L(1)`` (both sums
+  and both mean denominators do not depend on ``e``);
+* ``gradient``: the gradient is ``(softmax * sum(q) - q) / D`` with ``q`` the smoothed, weighted
+  target and ``D`` the mean's denominator (``implementations.reference.decompose``).
+
+An example where the relation does not hold for the reference itself (NaN from ``-inf``
+logits, say) is rejected. The tolerance is the sum of the model's bounds for every case involved
+plus the reference's own discrepancy, so float32 rounding of shifted inputs is not an error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from conformance import tolerance
+from conformance.case import Case
+from conformance.results import Record
+from conformance.runner import Runner, expected, rounded, unsupported_reason
+from conformance.strategies import cases, make_case
+from implementations import reference as ref
+from implementations.base import DEFAULT_IGNORE_INDEX, Array, Implementation
+
+__all__ = ["Finding", "Relation", "Unsupported", "relations"]
+
+
+@dataclass
+class Finding:
+    """A failing example: the case, what is wrong, and the runner's record when there is one."""
+
+    case: Case
+    reason: str
+    record: Record | None = None
+
+
+class Unsupported(Exception):
+    """Raised by a check for an example the implementation cannot express (it is rejected)."""
+
+
+@dataclass(frozen=True)
+class Relation:
+    """``value(a) == sum(c * value(b) for c, b in parts)``."""
+
+    a: Case
+    parts: tuple[tuple[float, Case], ...]
+    omit_smoothing: bool = False  # call the parts without the label_smoothing keyword
+
+
+def _axis(case: Case) -> int:
+    return 0 if case.input.ndim == 1 else 1
+
+
+def _with(case: Case, **changes: Any) -> Case:
+    fields = {"input": case.input, "target": case.target, **case.kwargs()}
+    fields.update(changes)
+    return make_case(**fields)
+
+
+@st.composite
+def shifts(draw: st.DrawFn, /, **bounds: Any) -> Relation:
+    """A case and the same with an integer added to each row of logits."""
+    case = draw(cases(**bounds), label="case")
+    shape = list(case.input.shape)
+    shape[_axis(case)] = 1
+    shift = draw(hnp.arrays(np.float64, tuple(shape), elements=st.integers(-8, 8).map(float)),
+                 label="shift")
+    return Relation(case, ((1.0, _with(case, input=case.input + shift)),))
+
+
+@st.composite
+def permutations(draw: st.DrawFn, /, **bounds: Any) -> Relation:
+    """A case and the same with its classes permuted (targets and weights alike)."""
+    case = draw(cases(**bounds), label="case")
+    axis, n = _axis(case), case.input.shape[_axis(case)]
+    perm = np.asarray(draw(st.permutations(range(n)), label="permutation"), dtype=np.int64)
+    inverse = np.argsort(perm)  # old class k sits at new position inverse[k]
+    changes: dict[str, Any] = {"input": np.take(case.input, perm, axis=axis)}
+    if case.target_kind == "probabilities":
+        changes["target"] = np.take(case.target, perm, axis=axis)
+    else:
+        t, ii = case.target, case.ignore_index
+        changes["target"] = np.where(t == ii, t, inverse[np.clip(t, 0, n - 1)]).astype(np.int64)
+        changes["ignore_index"] = int(inverse[ii]) if 0 <= ii < n else ii
+    if case.weight is not None:
+        changes["weight"] = case.weight[perm]
+    return Relation(case, ((1.0, _with(case, **changes)),))
+
+
+@st.composite
+def batch_splits(draw: st.DrawFn, /, **bounds: Any) -> Relation:
+    """A batch with ``reduction="sum"`` and its two halves."""
+    case = draw(cases(**{**bounds, "min_batch": 2, "max_batch": max(bounds.get("max_batch", 2),
+                                                                  2)}, allow_no_batch=False),
+                label="case")
+    case = _with(case, reduction="sum")
+    k = draw(st.integers(1, case.input.shape[0] - 1), label="split")
+    halves = tuple((1.0, _with(case, input=case.input[s], target=case.target[s]))
+                   for s in (slice(None, k), slice(k, None)))
+    return Relation(case, halves)
+
+
+@st.composite
+def one_hots(draw: st.DrawFn, /, **bounds: Any) -> Relation:
+    """Class indices (none ignored, finite logits) against their one-hot probabilities."""
+    case = draw(cases(**bounds, allow_probabilities=False), label="case")
+    n = case.input.shape[_axis(case)]
+    target = np.where(case.target == case.ignore_index, 0, case.target).astype(np.int64)
+    weight = None if case.reduction == "mean" else case.weight
+    x = np.where(np.isfinite(case.input), case.input, -30.0)
+    a = _with(case, input=x, target=target, weight=weight, ignore_index=DEFAULT_IGNORE_INDEX)
+    hot = np.moveaxis(np.eye(n)[target], -1, _axis(case))
+    return Relation(a, ((1.0, _with(a, target=hot)),))
+
+
+@st.composite
+def smoothing_zeros(draw: st.DrawFn, /, **bounds: Any) -> Relation:
+    """``label_smoothing=0.0`` against the keyword left out."""
+    case = _with(draw(cases(**bounds), label="case"), label_smoothing=0.0)
+    return Relation(case, ((1.0, case),), omit_smoothing=True)
+
+
+@st.composite
+def smoothing_lines(draw: st.DrawFn, /, **bounds: Any) -> Relation:
+    """``L(e)`` against ``(1-e) L(0) + e L(1)``."""
+    case = draw(cases(**bounds), label="case")
+    interior = bounds.get("interior_smoothings")
+    eps = draw(st.sampled_from(interior) if interior else
+               st.floats(0.0, 1.0, exclude_min=True, exclude_max=True), label="eps")
+    a = _with(case, label_smoothing=eps)
+    return Relation(a, ((1.0 - eps, _with(case, label_smoothing=0.0)),
+                        (eps, _with(case, label_smoothing=1.0))))
+
+
+def _call(impl: Implementation, case: Case, dtype: str, device: str, omit: bool) -> Array:
+    kwargs = case.kwargs()
+    if omit:
+        del kwargs["label_smoothing"]
+    return np.asarray(impl.cross_entropy(case.input, case.target, **kwargs, dtype=dtype,
+                                         device=device), dtype=np.float64)
+
+
+def _combine(parts: list[tuple[float, Array]]) -> Array:
+    total: Array = np.zeros(())
+    with np.errstate(invalid="ignore", over="ignore"):
+        for c, v in parts:
+            total = total + (c * v if c != 1.0 else v)
+    return total
+
+
+def _relation_check(impl: Implementation, runner: Runner, dtype: str,
+                    device: str) -> Callable[[Relation], Any]:
+    def check(rel: Relation) -> Finding | None:
+        cases_ = [rel.a, *(b for _, b in rel.parts)]
+        for case in cases_:
+            reason = unsupported_reason(impl, case.call(dtype, device))
+            if reason:
+                raise Unsupported(reason)
+        exp = [expected(case, dtype) for case in cases_]
+        coefs = [1.0] + [c for c, _ in rel.parts]
+        ref_rhs = _combine(list(zip(coefs[1:], [e.value for e in exp[1:]], strict=True)))
+        with np.errstate(invalid="ignore", over="ignore"):
+            slack = np.nan_to_num(np.abs(exp[0].value - ref_rhs))
+        allowed = sum(abs(c) * e.value_allowed for c, e in zip(coefs, exp, strict=True)) + slack
+        if not tolerance.compare(exp[0].value, ref_rhs, allowed, "float64").ok:
+            raise Unsupported("the relation does not hold for the reference here")
+        try:
+            lhs = _call(impl, rel.a, dtype, device, False)
+            rhs = _combine([(c, _call(impl, b, dtype, device, rel.omit_smoothing))
+                            for c, b in rel.parts])
+        except Exception as exc:
+            return Finding(rel.a, f"raised on a valid call: {type(exc).__name__}: {exc}"[:300])
+        cmp = tolerance.compare(lhs, rhs, allowed, dtype)
+        if cmp.ok:
+            return None
+        return Finding(rel.a, f"{cmp.mismatch or 'differs'}: {lhs.tolist()!r:.120} against "
+                              f"{rhs.tolist()!r:.120} (allowed {cmp.allowed_abs:.3g})")
+    return check
+
+
+def _gradient_check(impl: Implementation, runner: Runner, dtype: str,
+                    device: str) -> Callable[[Case], Any]:
+    def check(case: Case) -> Finding | None:
+        reason = None if hasattr(impl, "value_and_grad") else "no value_and_grad"
+        reason = reason or unsupported_reason(impl, case.call(dtype, device, gradient=True))
+        if reason:
+            raise Unsupported(reason)
+        args = rounded(case, dtype)
+        parts = ref.decompose(**args)
+        if case.reduction == "mean" and parts.denominator == 0.0:
+            raise Unsupported("mean over a zero denominator: the gradient is NaN")
+        formula = _formula(parts, case)
+        try:
+            _, grad = impl.value_and_grad(case.input, case.target, **case.kwargs(),  # type: ignore[attr-defined]
+                                          dtype=dtype, device=device)
+        except Exception as exc:
+            return Finding(case, f"gradient raised: {type(exc).__name__}: {exc}"[:300])
+        cmp = tolerance.compare(grad, formula, expected(case, dtype).grad_allowed,
+                                dtype)
+        return None if cmp.ok else Finding(
+            case, f"gradient is not softmax * sum(q) - q over D: {cmp.mismatch or ''} "
+                  f"off by {cmp.max_abs:.3g} (allowed {cmp.allowed_abs:.3g})")
+    return check
+
+
+def _formula(parts: ref.Decomposition, case: Case) -> Array:
+    with np.errstate(invalid="ignore", over="ignore"):
+        g = np.exp(parts.logp) * np.sum(parts.q, axis=1, keepdims=True) - parts.q
+    if case.reduction == "mean":
+        g = g / parts.denominator
+    shape = case.input.shape
+    axis = _axis(case)
+    moved = shape[:axis] + shape[axis + 1:] + shape[axis:axis + 1]
+    return np.moveaxis(g.reshape(moved), -1, axis)
+
+
+MakeCheck = Callable[[Implementation, Runner, str, str], Callable[[Any], Any]]
+
+
+def relations(bounds: dict[str, Any]) -> dict[str, tuple[st.SearchStrategy[Any], MakeCheck]]:
+    """Every relation by name: its strategy (bounded like ``cases``) and its check factory."""
+    table: dict[str, tuple[st.SearchStrategy[Any], MakeCheck]] = {
+        "shift": (shifts(**bounds), _relation_check),
+        "permutation": (permutations(**bounds), _relation_check),
+        "batch-split": (batch_splits(**bounds), _relation_check),
+        "one-hot": (one_hots(**bounds), _relation_check),
+        "smoothing-zero": (smoothing_zeros(**bounds), _relation_check),
+        "smoothing-linear": (smoothing_lines(**bounds), _relation_check),
+        "gradient": (cases(**bounds), _gradient_check),
+    }
+    return table
+

@@ -1,0 +1,317 @@
+"""Hypothesis strategies for cross-entropy calls: plain NumPy values, bound to no backend.
+
+Every strategy is a plural noun with keyword-only ``min_*``/``max_*`` bounds, checked up front
+(``InvalidArgument`` with a message naming the argument). ``cases()`` draws the shape first, then
+what kind of each argument to make (the first kind is the simplest, so shrinking goes there),
+then the elements; every ``data.draw`` is labelled. A case's id is derived from its content
+(``gen-`` and the SHA-1 of its spec form), so the same draw always gives the same id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+from hypothesis import strategies as st
+from hypothesis.errors import InvalidArgument
+from hypothesis.extra import numpy as hnp
+
+from conformance.case import Case, Expect
+from implementations.base import DEFAULT_IGNORE_INDEX, Array
+
+__all__ = [
+    "INVALID_KINDS",
+    "calls",
+    "case_id",
+    "cases",
+    "class_targets",
+    "ignore_indices",
+    "invalid_cases",
+    "label_smoothings",
+    "logits",
+    "make_case",
+    "probability_targets",
+    "reductions",
+    "shapes",
+    "weights",
+]
+
+LOGIT_KINDS = ("ordinary", "wide", "ties", "neg-inf")
+PROBABILITY_KINDS = ("softmax", "one-hot", "with-zeros", "unnormalized")
+INDEX_KINDS = ("in-range", "some-ignored", "all-ignored")
+WEIGHT_KINDS = ("positive", "with-zeros", "negative")
+INVALID_KINDS = ("target-out-of-range", "negative-target", "ignore-index-with-probabilities",
+                 "label-smoothing-above-one", "weight-wrong-length", "shape-mismatch")
+SMALL_CLASSES = 6  # classes drawn first (shrinking target) before the full range
+
+
+def _check_int(name: str, value: Any, floor: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise InvalidArgument(f"{name}={value!r} must be an integer")
+    if value < floor:
+        raise InvalidArgument(f"{name}={value!r} must be at least {floor}")
+
+
+def _check_range(lo_name: str, lo: int, hi_name: str, hi: int, floor: int) -> None:
+    _check_int(lo_name, lo, floor)
+    _check_int(hi_name, hi, floor)
+    if lo > hi:
+        raise InvalidArgument(f"{lo_name}={lo} must not exceed {hi_name}={hi}")
+
+
+def case_id(case: Case) -> str:
+    """``gen-`` and the first 10 hex digits of the SHA-1 of the case's spec form (id left out).
+
+    The shapes and dtypes are hashed too: the spec form of an empty array (``[]``) loses them.
+    """
+    spec = case.to_spec()
+    spec.pop("id", None)
+    spec["shapes"] = [list(a.shape) for a in (case.input, case.target) if a is not None]
+    spec["dtypes"] = [str(case.input.dtype), str(case.target.dtype)]
+    text = json.dumps(spec, sort_keys=True, default=str)
+    return "gen-" + hashlib.sha1(text.encode()).hexdigest()[:10]
+
+
+def make_case(input: Array, target: Array, weight: Array | None = None,
+              ignore_index: int = DEFAULT_IGNORE_INDEX, reduction: str = "mean",
+              label_smoothing: float = 0.0, *, error: str | None = None,
+              source: str = "generated") -> Case:
+    """A generated ``Case`` whose id derives from its content."""
+    tags = ("generated",) if error is None else ("generated", "invalid")
+    case = Case(id="gen", input=np.asarray(input), target=np.asarray(target),
+                weight=None if weight is None else np.asarray(weight, dtype=np.float64),
+                ignore_index=int(ignore_index), reduction=reduction,
+                label_smoothing=float(label_smoothing), source=source, tags=tags,
+                expect=Expect(error=error))
+    return replace(case, id=case_id(case))
+
+
+def _sizes(lo: int, hi: int) -> st.SearchStrategy[int]:
+    """Sizes in ``[lo, hi]``, shrinking towards 1 rather than 0 (an empty input is a case of
+    its own, not a simpler one, and drawn only now and then)."""
+    if lo > 0 or hi < 1:
+        return st.integers(lo, hi)
+    return st.one_of(st.integers(1, hi), st.just(0))
+
+
+@st.composite
+def shapes(draw: st.DrawFn, *, min_classes: int = 1, max_classes: int = 8, min_batch: int = 0,
+           max_batch: int = 5, max_extra_dims: int = 3, max_side: int = 3,
+           max_elements: int = 256, allow_no_batch: bool = True) -> tuple[int, ...]:
+    """Input shapes ``(C,)``, ``(N, C)`` or ``(N, C, d1, ..., dk)``; ``N`` may be 0."""
+    _check_range("min_classes", min_classes, "max_classes", max_classes, 1)
+    _check_range("min_batch", min_batch, "max_batch", max_batch, 0)
+    _check_int("max_extra_dims", max_extra_dims, 0)
+    if max_extra_dims > 3:
+        raise InvalidArgument(f"max_extra_dims={max_extra_dims} must be at most 3")
+    _check_int("max_side", max_side, 0)
+    _check_int("max_elements", max_elements, max_classes)
+    small = st.integers(min_classes, min(max_classes, max(SMALL_CLASSES, min_classes)))
+    n_classes = draw(st.one_of(small, st.integers(min_classes, max_classes)), label="classes")
+    layout = ["batch", "k-dim"] + (["no-batch"] if allow_no_batch else [])
+    form = draw(st.sampled_from(layout), label="layout")
+    if form == "no-batch":
+        return (n_classes,)
+    room = max_elements // n_classes
+    batch = draw(_sizes(min(min_batch, room), min(max_batch, room)), label="batch")
+    if form == "batch" or max_extra_dims == 0:
+        return (batch, n_classes)
+    n_extra = draw(st.integers(1, max_extra_dims), label="extra dims")
+    extra: list[int] = []
+    for _ in range(n_extra):
+        room = max_elements // max(n_classes * max(batch, 1) * math.prod(extra), 1)
+        extra.append(draw(_sizes(0, max(min(max_side, room), 0)), label="side"))
+    return (batch, n_classes, *extra)
+
+
+def _logit_elements(kind: str) -> st.SearchStrategy[float]:
+    if kind == "wide":
+        return st.floats(-1e4, 1e4, allow_nan=False)
+    if kind == "ties":
+        return st.sampled_from((0.0, 1.0, -1.0, 3.0))
+    ordinary = st.floats(-10.0, 10.0, allow_nan=False)
+    return ordinary if kind == "ordinary" else st.one_of(ordinary, st.just(-math.inf))
+
+
+@st.composite
+def logits(draw: st.DrawFn, shape: tuple[int, ...], *,
+           kinds: tuple[str, ...] = LOGIT_KINDS) -> Array:
+    """float64 logits of ``shape``: ordinary, wide (+-1e4), ties, or with ``-inf`` entries."""
+    if not kinds or set(kinds) - set(LOGIT_KINDS):
+        raise InvalidArgument(f"kinds={kinds!r} must be a non-empty subset of {LOGIT_KINDS}")
+    kind = draw(st.sampled_from(kinds), label="logit kind")
+    return draw(hnp.arrays(np.float64, shape, elements=_logit_elements(kind)), label="logits")
+
+
+def ignore_indices(n_classes: int) -> st.SearchStrategy[int]:
+    """torch's default -100, a class in ``[0, C)``, ``C`` or beyond, or another negative."""
+    _check_int("n_classes", n_classes, 1)
+    return st.one_of(st.just(DEFAULT_IGNORE_INDEX), st.integers(0, n_classes - 1),
+                     st.integers(n_classes, n_classes + 3), st.integers(-3, -1))
+
+
+@st.composite
+def class_targets(draw: st.DrawFn, shape: tuple[int, ...], n_classes: int, *,
+                  ignore_index: int = DEFAULT_IGNORE_INDEX,
+                  kinds: tuple[str, ...] = INDEX_KINDS) -> Array:
+    """int64 class indices in ``[0, C)``, some or all replaced by ``ignore_index``."""
+    _check_int("n_classes", n_classes, 1)
+    if not kinds or set(kinds) - set(INDEX_KINDS):
+        raise InvalidArgument(f"kinds={kinds!r} must be a non-empty subset of {INDEX_KINDS}")
+    kind = draw(st.sampled_from(kinds), label="target kind")
+    if kind == "all-ignored":
+        return np.full(shape, ignore_index, dtype=np.int64)
+    elements = st.integers(0, n_classes - 1)
+    if kind == "some-ignored":
+        elements = st.one_of(elements, st.just(ignore_index))
+    return draw(hnp.arrays(np.int64, shape, elements=elements), label="class targets")
+
+
+def _softmax(x: Array, axis: int) -> Array:
+    e = np.exp(x - np.max(x, axis=axis, keepdims=True))
+    return np.asarray(e / np.sum(e, axis=axis, keepdims=True))
+
+
+@st.composite
+def probability_targets(draw: st.DrawFn, shape: tuple[int, ...], *,
+                        kinds: tuple[str, ...] = PROBABILITY_KINDS) -> Array:
+    """float64 class probabilities of the input's ``shape`` (class axis 1, or 0 for ``(C,)``)."""
+    if not kinds or set(kinds) - set(PROBABILITY_KINDS):
+        raise InvalidArgument(f"kinds={kinds!r} must be a non-empty subset of {PROBABILITY_KINDS}")
+    axis = 0 if len(shape) == 1 else 1
+    kind = draw(st.sampled_from(kinds), label="probability kind")
+    if kind == "one-hot":
+        rest = shape[:axis] + shape[axis + 1:]
+        idx = draw(class_targets(rest, shape[axis], kinds=("in-range",)), label="hot class")
+        return np.moveaxis(np.eye(shape[axis])[idx], -1, axis)
+    if kind == "softmax" or not math.prod(shape):
+        raw = draw(hnp.arrays(np.float64, shape, elements=st.floats(-5.0, 5.0)), label="raw")
+        return _softmax(raw, axis) if raw.size else raw
+    if kind == "with-zeros":
+        raw = draw(hnp.arrays(np.float64, shape, elements=st.sampled_from((0.0, 1.0, 2.0))),
+                   label="raw")
+        total = np.sum(raw, axis=axis, keepdims=True)
+        return np.asarray(np.where(total > 0, raw / np.where(total > 0, total, 1.0), 0.0))
+    return draw(hnp.arrays(np.float64, shape, elements=st.floats(0.0, 2.0)), label="unnormalized")
+
+
+@st.composite
+def weights(draw: st.DrawFn, n_classes: int, *, allow_zero: bool = True,
+            allow_negative: bool = True) -> Array:
+    """Per-class float64 weights: positive, some zero, or some negative."""
+    _check_int("n_classes", n_classes, 0)
+    kinds = [k for k, ok in zip(WEIGHT_KINDS, (True, allow_zero, allow_negative), strict=True)
+             if ok]
+    kind = draw(st.sampled_from(kinds), label="weight kind")
+    elements = {"positive": st.floats(0.25, 4.0),
+                "with-zeros": st.one_of(st.floats(0.25, 4.0), st.just(0.0)),
+                "negative": st.floats(-2.0, 4.0)}[kind]
+    return draw(hnp.arrays(np.float64, (n_classes,), elements=elements), label="weight")
+
+
+def label_smoothings(*, interior: tuple[float, ...] | None = None) -> st.SearchStrategy[float]:
+    """Exactly 0, exactly 1, or in between (any float, or one of ``interior``: a backend that
+    compiles per smoothing value then compiles a bounded number of times)."""
+    if interior is not None and not all(0.0 < v < 1.0 for v in interior):
+        raise InvalidArgument(f"interior={interior!r} must hold values strictly in (0, 1)")
+    between = st.floats(0.0, 1.0) if interior is None else st.sampled_from(interior)
+    return st.one_of(st.just(0.0), st.just(1.0), between)
+
+
+def reductions() -> st.SearchStrategy[str]:
+    """``mean`` (torch's default, where shrinking goes), ``sum`` or ``none``."""
+    return st.sampled_from(("mean", "sum", "none"))
+
+
+@st.composite
+def cases(draw: st.DrawFn, *, min_classes: int = 1, max_classes: int = 8, min_batch: int = 0,
+          max_batch: int = 5, allow_no_batch: bool = True,
+          max_extra_dims: int = 3, max_side: int = 3, max_elements: int = 256,
+          allow_probabilities: bool = True, allow_weight: bool = True,
+          interior_smoothings: tuple[float, ...] | None = None,
+          probabilities: bool | None = None, weighted: bool | None = None,
+          reduction: str | None = None) -> Case:
+    """Valid calls as ``Case`` objects (shape first, then each argument's kind, then elements).
+
+    ``probabilities``, ``weighted`` and ``reduction`` fix those axes (``None``: drawn), so that a
+    small search can be spread over every combination of them.
+    """
+    if reduction is not None and reduction not in ("mean", "sum", "none"):
+        raise InvalidArgument(f"reduction={reduction!r} must be 'mean', 'sum' or 'none'")
+    shape = draw(shapes(min_classes=min_classes, max_classes=max_classes, min_batch=min_batch,
+                        max_batch=max_batch, max_extra_dims=max_extra_dims, max_side=max_side,
+                        max_elements=max_elements, allow_no_batch=allow_no_batch), label="shape")
+    axis = 0 if len(shape) == 1 else 1
+    n_classes = shape[axis]
+    x = draw(logits(shape), label="input")
+    if probabilities is None:
+        probabilities = allow_probabilities and draw(st.booleans(), label="probabilities")
+    ignore_index = DEFAULT_IGNORE_INDEX
+    if probabilities:
+        target = draw(probability_targets(shape), label="target")
+        ignore_index = draw(st.sampled_from((DEFAULT_IGNORE_INDEX, -1)), label="ignore_index")
+    else:
+        ignore_index = draw(ignore_indices(n_classes), label="ignore_index")
+        target = draw(class_targets(shape[:axis] + shape[axis + 1:], n_classes,
+                                    ignore_index=ignore_index), label="target")
+    weight = None
+    if weighted or (weighted is None and allow_weight):
+        weight = draw(weights(n_classes) if weighted else st.none() | weights(n_classes),
+                      label="weight")
+    reduction = reduction or draw(reductions(), label="reduction")
+    smoothing = draw(label_smoothings(interior=interior_smoothings), label="label_smoothing")
+    return make_case(x, target, weight, ignore_index, reduction, smoothing)
+
+
+def calls(**bounds: Any) -> st.SearchStrategy[dict[str, Any]]:
+    """The keyword arguments of the contract's ``cross_entropy`` (``cases()``'s bounds)."""
+    return cases(**bounds).map(lambda c: {"input": c.input, "target": c.target, **c.kwargs()})
+
+
+@st.composite
+def invalid_cases(draw: st.DrawFn, kind: str, *, max_classes: int = 6) -> Case:
+    """Calls torch refuses, of one kind from ``INVALID_KINDS`` (``expect.error`` is the kind)."""
+    if kind not in INVALID_KINDS:
+        raise InvalidArgument(f"kind={kind!r} must be one of {INVALID_KINDS}")
+    shape = draw(shapes(max_classes=max_classes, min_batch=1, max_batch=4, max_extra_dims=0,
+                        max_elements=64), label="shape")
+    axis = 0 if len(shape) == 1 else 1
+    n_classes, rest = shape[axis], shape[:axis] + shape[axis + 1:]
+    x = draw(logits(shape, kinds=("ordinary",)), label="input")
+    target: Array = draw(class_targets(rest, n_classes, kinds=("in-range",)), label="target")
+    options: dict[str, Any] = {"reduction": draw(reductions(), label="reduction")}
+    if kind in ("target-out-of-range", "negative-target"):
+        target = _poisoned(draw, target, n_classes, kind)
+    elif kind == "ignore-index-with-probabilities":
+        target = draw(probability_targets(shape, kinds=("softmax",)), label="probabilities")
+        options["ignore_index"] = draw(st.integers(0, n_classes + 2), label="ignore_index")
+    elif kind == "label-smoothing-above-one":
+        options["label_smoothing"] = draw(st.floats(1.0, 4.0, exclude_min=True), label="eps")
+    elif kind == "weight-wrong-length":
+        length = draw(st.integers(0, n_classes + 3).filter(lambda n: n != n_classes),
+                      label="weight length")
+        options["weight"] = np.ones(length)
+    else:
+        target = _mismatched(draw, shape)
+    return make_case(x, target, error=kind, **options)
+
+
+def _poisoned(draw: st.DrawFn, target: Array, n_classes: int, kind: str) -> Array:
+    bad = st.integers(n_classes, n_classes + 3) if kind == "target-out-of-range" else \
+        st.integers(-4, -1)
+    flat = target.reshape(-1).copy()
+    where = draw(st.integers(0, max(flat.size - 1, 0)), label="position")
+    flat[where] = draw(bad, label="bad target")
+    return flat.reshape(target.shape)
+
+
+def _mismatched(draw: st.DrawFn, shape: tuple[int, ...]) -> Array:
+    extra = draw(st.integers(1, 2), label="extra rows")
+    if len(shape) == 1:
+        return np.zeros(extra + 1, dtype=np.int64)  # (C,) input wants a 0-d target
+    wrong = (shape[0] + extra, *shape[2:])
+    return np.zeros(wrong, dtype=np.int64)

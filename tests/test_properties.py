@@ -1,0 +1,162 @@
+"""Meta tests of the generated checks: wrong implementations are caught and shrunk, right ones
+pass, the ci profile is deterministic, and invalid-input handling is classified."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import yaml
+
+import implementations
+from conformance.properties import promote, property_names, run_properties
+from conformance.results import Record
+from implementations import reference as ref
+from implementations.base import DEFAULT_IGNORE_INDEX, Array
+
+
+class _Wrapped:
+    """The reference behind the contract, with ``cross_entropy`` overridden by subclasses."""
+
+    name = "wrong"
+
+    def _right(self, input: Array, target: Array, **kwargs: Any) -> Array:
+        return ref.cross_entropy(input, target, **kwargs)
+
+
+class ForgetsWeightDenominator(_Wrapped):
+    """``mean`` divides by the number of targets, not by the sum of their weights."""
+
+    name = "forgets-weight-denominator"
+
+    def cross_entropy(self, input: Array, target: Array, weight: Array | None = None,
+                      ignore_index: int = DEFAULT_IGNORE_INDEX, reduction: str = "mean",
+                      label_smoothing: float = 0.0, **_: Any) -> Array:
+        kwargs = {"weight": weight, "ignore_index": ignore_index,
+                  "label_smoothing": label_smoothing}
+        if reduction != "mean" or weight is None or np.shape(target) == np.shape(input):
+            return self._right(input, target, reduction=reduction, **kwargs)
+        total = self._right(input, target, reduction="sum", **kwargs)
+        return np.asarray(total / max(int(np.sum(target != ignore_index)), 1))
+
+
+class SmoothsOverOtherClasses(_Wrapped):
+    """Label smoothing spread as eps / (C - 1) instead of eps / C."""
+
+    name = "smooths-over-c-minus-1"
+
+    def cross_entropy(self, input: Array, target: Array, weight: Array | None = None,
+                      ignore_index: int = DEFAULT_IGNORE_INDEX, reduction: str = "mean",
+                      label_smoothing: float = 0.0, **_: Any) -> Array:
+        kw = {"weight": weight, "ignore_index": ignore_index, "reduction": reduction}
+        eps = label_smoothing
+        if eps <= 0:
+            return self._right(input, target, label_smoothing=eps, **kw)
+        n = np.shape(input)[0 if np.ndim(input) == 1 else 1]
+        plain = self._right(input, target, label_smoothing=0.0, **kw)
+        uniform = self._right(input, target, label_smoothing=1.0, **kw)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.asarray((1 - eps) * plain + eps * uniform * n / (n - 1))
+
+
+class NeverRaises(_Wrapped):
+    """Returns 1.0 whenever the reference would raise."""
+
+    name = "never-raises"
+
+    def cross_entropy(self, input: Array, target: Array, **kwargs: Any) -> Array:
+        kwargs.pop("dtype", None)
+        kwargs.pop("device", None)
+        try:
+            return self._right(input, target, **kwargs)
+        except Exception:
+            return np.asarray(1.0)
+
+
+def _elements(record: Record) -> int:
+    spec = record.case_spec
+    assert spec is not None
+    return sum(np.size(spec.get(k, [])) for k in ("input", "target", "weight"))
+
+
+@pytest.mark.parametrize("impl", [ForgetsWeightDenominator(), SmoothsOverOtherClasses()],
+                         ids=lambda i: i.name)
+def test_wrong_implementation_is_caught_and_shrunk(impl: Any) -> None:
+    (record,) = run_properties(impl, only=["differential"])
+    assert record.verdict == "diverges", record.reason
+    assert record.origin == "generated"
+    assert _elements(record) <= 12, record.case_spec
+    assert record.repro is not None
+    assert "implementations.load" in record.repro
+
+
+def test_reference_passes_every_property() -> None:
+    records = run_properties(implementations.load("reference"))
+    assert [r.check for r in records] == [f"property:{n}" for n in property_names()]
+    assert all(r.verdict == "conforms" for r in records), [r.as_dict() for r in records
+                                                            if r.verdict != "conforms"]
+
+
+def test_torch_passes_every_property() -> None:
+    pytest.importorskip("torch")
+    records = run_properties(implementations.load("torch"))
+    assert all(r.verdict == "conforms" for r in records), [r.as_dict() for r in records
+                                                            if r.verdict != "conforms"]
+
+
+def test_ci_profile_is_deterministic() -> None:
+    impl = ForgetsWeightDenominator()
+    first = [r.as_dict() for r in run_properties(impl, only=["differential", "shift"])]
+    second = [r.as_dict() for r in run_properties(impl, only=["differential", "shift"])]
+    assert first == second
+
+
+def test_silent_implementation_is_classified_silent() -> None:
+    kinds = [n for n in property_names() if n.startswith("invalid-")]
+    records = run_properties(NeverRaises(), only=kinds)
+    assert len(records) == len(kinds)
+    for record in records:
+        assert record.verdict == "diverges"
+        assert record.outcome == "silent"
+        assert record.features[0] == "invalid-input"
+
+
+def test_reference_raises_on_every_invalid_kind() -> None:
+    kinds = [n for n in property_names() if n.startswith("invalid-")]
+    records = run_properties(implementations.load("reference"), only=kinds)
+    assert {r.outcome for r in records} == {"raises"}
+
+
+def test_explore_profile_records_its_seed() -> None:
+    (record,) = run_properties(ForgetsWeightDenominator(), profile="explore", seed=7,
+                               only=["differential"])
+    assert record.seed == 7
+    assert record.verdict == "diverges"
+
+
+def test_unknown_property_or_profile_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown properties"):
+        run_properties(NeverRaises(), only=["nope"])
+    with pytest.raises(ValueError, match="profile"):
+        run_properties(NeverRaises(), profile="fast")
+
+
+def test_promote_appends_a_loadable_case(tmp_path: Path) -> None:
+    from conformance.spec import default_spec_path, load_spec
+
+    (record,) = run_properties(ForgetsWeightDenominator(), only=["differential"])
+    spec = tmp_path / "cross_entropy.yaml"
+    spec.write_text(default_spec_path().read_text(encoding="utf-8"), encoding="utf-8")
+    data = record.as_dict()
+    data["seed"] = 3
+    case_id = promote(data, spec)
+    assert case_id == record.case
+    assert promote(data, spec) is None  # already there
+    entry = yaml.safe_load(spec.read_text(encoding="utf-8"))["cases"][-1]
+    assert entry["id"] == case_id
+    assert entry["source"] == "generated (seed 3)"
+    loaded = {c.id: c for c in load_spec(spec)}
+    assert loaded[case_id].source == "generated (seed 3)"
+    assert "generated" in loaded[case_id].tags
