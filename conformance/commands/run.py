@@ -15,6 +15,7 @@ from rich.table import Table
 
 from conformance import spec
 from conformance.case import Case
+from conformance.expectations import expectations_for
 from conformance.properties import property_names
 from conformance.provenance import provenance
 from conformance.report import render_report
@@ -57,6 +58,8 @@ def main(args: argparse.Namespace) -> int:
     dtypes = args.dtype or ["float64"]
     devices = args.device or ["cpu"]
     records = _run(selection, cases, dtypes, devices, args, console)
+    for impl in selection.loaded:  # mark known divergences with their recorded reasons
+        expectations_for(impl.name).annotate([r for r in records if r.impl == impl.name])
     doc = document(records, provenance(selection.loaded, spec.spec_hash(spec_path),
                                        profile=args.profile, seed=args.seed, dtypes=dtypes,
                                        devices=devices),

@@ -1,0 +1,1 @@
+"""Implementations and data used by the tests of the harness itself."""

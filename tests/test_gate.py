@@ -1,0 +1,176 @@
+"""``ce-conformance gate``: exit status, the summary, expectations files and JUnit XML.
+
+The gate is driven in-process through ``conformance.cli.main`` on a small spec of its own
+(``tests/helpers/mini_spec.yaml``), so these tests neither depend on the canonical cases nor
+take long; only the reference's own gate runs the canonical spec.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from conformance.cli import main
+from conformance.expectations import ExpectationsError, load_expectations
+
+ROOT = Path(__file__).resolve().parent.parent
+MINI_SPEC = Path(__file__).parent / "helpers" / "mini_spec.yaml"
+WRONG = "tests.helpers.wrong_impl:WrongSum"
+
+
+@pytest.fixture(autouse=True)
+def _importable_helpers(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(ROOT))
+
+
+def gate(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str, str]:
+    status = main(["gate", "--no-properties", "--no-gradients", *map(str, args)])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def wrong(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str, str]:
+    return gate(capsys, "--impl", WRONG, "--spec", MINI_SPEC, *args)
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "expectations.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+SUM_ENTRY = """\
+  - select: {check: value, feature: reduction-sum}
+    reason: "sums come out 1.5 times too large"
+    link: "tests/helpers/wrong_impl.py"
+"""
+
+
+def test_reference_conforms_on_the_canonical_spec(capsys):
+    status, out, _ = gate(capsys, "--impl", "reference")
+    assert status == 0, out
+    assert "OK: conforms" in out
+
+
+def test_a_wrong_implementation_fails_with_its_divergence(capsys):
+    status, out, _ = wrong(capsys)
+    assert status == 1
+    assert "NEW DIVERGENCE mini-3x4-sum [value, float64, cpu]" in out
+    assert "NEW DIVERGENCE mini-weight-sum" in out
+    assert "mini-3x4-mean" not in out
+    assert "implementations.load('wrong-sum')" in out  # the reproduction snippet
+
+
+def test_a_listed_divergence_passes(capsys, tmp_path):
+    path = write(tmp_path, "implementation: wrong-sum\ndivergences:\n" + SUM_ENTRY)
+    status, out, _ = wrong(capsys, "--expectations", path, "--strict")
+    assert status == 0, out
+    assert "known divergences: 2 checks, covered by 1 entries" in out
+    assert "NEW DIVERGENCE" not in out
+
+
+def test_a_fixed_divergence_is_reported_and_fails_when_strict(capsys, tmp_path):
+    fixed = """\
+  - select: {check: value, case: "mini-3x4-mean"}
+    reason: "was wrong once"
+"""
+    path = write(tmp_path, "divergences:\n" + SUM_ENTRY + fixed)
+    status, out, _ = wrong(capsys, "--expectations", path)
+    assert status == 0, out
+    assert f"FIXED (warning): {path}:5:" in out
+    status, out, _ = wrong(capsys, "--expectations", path, "--strict")
+    assert status == 1
+    assert f"FIXED (error): {path}:5:" in out
+
+
+def test_an_unmatched_entry_is_reported(capsys, tmp_path):
+    stale = """\
+  - select: {case: "no-such-case-*"}
+    reason: "a case that was renamed"
+"""
+    path = write(tmp_path, "divergences:\n" + SUM_ENTRY + stale)
+    status, out, _ = wrong(capsys, "--expectations", path)
+    assert status == 0
+    assert f"UNMATCHED (warning): {path}:5: {{case=no-such-case-*}}" in out
+    assert wrong(capsys, "--expectations", path, "--strict")[0] == 1
+
+
+def test_entries_for_checks_left_out_are_not_judged(capsys, tmp_path):
+    left_out = """\
+  - select: {dtype: float32, case: "mini-3x4-*"}
+    reason: "only in float32"
+  - select: {check: "property:*"}
+    reason: "a generated property"
+"""
+    path = write(tmp_path, "divergences:\n" + SUM_ENTRY + left_out)
+    status, out, _ = wrong(capsys, "--expectations", path, "--strict")
+    assert status == 0, out
+    assert "2 entries select only checks this run left out" in out
+
+
+def test_an_entry_without_a_reason_is_a_usage_error(capsys, tmp_path):
+    path = write(tmp_path, "divergences:\n" + SUM_ENTRY + "  - select: {case: x}\n    link: y\n")
+    status, out, err = wrong(capsys, "--expectations", path)
+    assert status == 2
+    assert err.strip() == f"ce-conformance: error: {path}:5: entry without a reason"
+    assert out == ""
+
+
+@pytest.mark.parametrize(("text", "problem"), [
+    ("divergences:\n  - select: {colour: red}\n    reason: r\n", "unknown selector key 'colour'"),
+    ("divergences:\n  - reason: r\n", "entry without a selector"),
+    ("divergences: {a: 1}\n", "'divergences' must be a list"),
+    ("divergences: [\n", "not valid YAML"),
+    ("implementation: torch\ndivergences: []\n", "not of 'wrong-sum'"),
+    ("divergences:\n  - select: {check: valeu}\n    reason: r\n", "check='valeu' matches none"),
+    ("divergences:\n  - select: {dtype: float8}\n    reason: r\n", "dtype='float8' matches none"),
+])
+def test_malformed_files_name_the_line(capsys, tmp_path, text, problem):
+    path = write(tmp_path, text)
+    with pytest.raises(ExpectationsError, match=problem) as info:
+        load_expectations(path, "wrong-sum")
+    assert str(info.value).startswith(f"{path}:")
+    assert wrong(capsys, "--expectations", path)[0] == 2
+
+
+def test_usage_errors_exit_2_on_one_line(capsys, tmp_path):
+    for args in (["--impl", "no-such-implementation"],
+                 ["--impl", WRONG, "--expectations", tmp_path / "missing.yaml"]):
+        status, _, err = gate(capsys, *args)
+        assert status == 2
+        assert err.startswith("ce-conformance: error: ")
+        assert err.count("\n") == 1
+
+
+def test_junit_has_failures_for_new_divergences_and_is_deterministic(capsys, tmp_path):
+    path = write(tmp_path, "divergences:\n" + SUM_ENTRY.replace("feature: reduction-sum",
+                                                               "case: mini-weight-sum"))
+    first, second = tmp_path / "a.xml", tmp_path / "b.xml"
+    assert wrong(capsys, "--expectations", path, "--junit", first)[0] == 1
+    assert wrong(capsys, "--expectations", path, "--junit", second)[0] == 1
+    assert first.read_bytes() == second.read_bytes()
+    suite = ET.parse(first).getroot().find("testsuite")
+    assert suite is not None
+    cases = {c.get("name"): c for c in suite.iter("testcase")}
+    assert len(cases) == 6 == int(suite.get("tests", "0"))
+    failure = cases["mini-3x4-sum [value]"].find("failure")
+    assert failure is not None
+    assert "implementations.load('wrong-sum')" in (failure.text or "")
+    skipped = cases["mini-weight-sum [value]"].find("skipped")
+    assert skipped is not None
+    assert skipped.get("message") == "known divergence: sums come out 1.5 times too large"
+    assert cases["mini-3x4-mean [value]"].find("failure") is None
+    assert suite.get("failures") == "1"
+
+
+def test_out_writes_results_with_expected_reasons(capsys, tmp_path):
+    import json
+
+    path = write(tmp_path, "divergences:\n" + SUM_ENTRY)
+    assert wrong(capsys, "--expectations", path, "--out", tmp_path / "run")[0] == 0
+    records = json.loads((tmp_path / "run" / "results.json").read_text())["records"]
+    reasons = {r["case"]: r["expected_reason"] for r in records if r["verdict"] == "diverges"}
+    assert reasons == {"mini-3x4-sum": "sums come out 1.5 times too large",
+                       "mini-weight-sum": "sums come out 1.5 times too large"}

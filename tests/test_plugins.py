@@ -1,0 +1,129 @@
+"""Plugins: discovery through the entry-point group and ``module:attribute``, and the two
+example plugins under ``examples/`` (onnxruntime conforms apart from its listed divergences;
+broken must fail its gate)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import implementations
+from conformance.cli import main
+from implementations.base import UnknownImplementationError
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+BROKEN = EXAMPLES / "broken-plugin"
+ORT = EXAMPLES / "onnxruntime-plugin"
+
+
+def fake_distribution(site: Path, name: str, target: str) -> None:
+    """An installed distribution as importlib.metadata sees it: a dist-info with entry points."""
+    info = site / "ce_conformance_fake-0.1.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: ce-conformance-fake\n"
+                                   "Version: 0.1\n")
+    (info / "entry_points.txt").write_text(
+        f"[ce_conformance.implementations]\n{name} = {target}\n")
+
+
+def test_entry_points_are_discovered(monkeypatch, tmp_path):
+    fake_distribution(tmp_path, "fake-broken", "ce_conformance_broken:BrokenImplementation")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.syspath_prepend(str(BROKEN))
+    assert "fake-broken" in implementations.known_names()
+    assert implementations.load("fake-broken").name == "broken"
+
+
+def test_module_attribute_loading(monkeypatch):
+    monkeypatch.syspath_prepend(str(BROKEN))
+    impl = implementations.load("ce_conformance_broken:BrokenImplementation")
+    assert impl.name == "broken"
+    with pytest.raises(UnknownImplementationError, match="no attribute"):
+        implementations.load("ce_conformance_broken:Nothing")
+    with pytest.raises(UnknownImplementationError, match="no module"):
+        implementations.load("ce_conformance_nothing:Nothing")
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Both example plugins installed for real (non-editable) into a target folder."""
+    target = tmp_path_factory.mktemp("site")
+    done = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
+                           "--disable-pip-version-check", "--target", str(target), str(BROKEN),
+                           str(ORT)], capture_output=True, text=True, check=False, timeout=300)
+    if done.returncode:
+        pytest.skip(f"cannot build the example plugins here: {done.stderr.strip()[-500:]}")
+    return target
+
+
+@pytest.mark.slow
+def test_installed_plugins_gate_through_their_entry_points(installed, monkeypatch, capsys):
+    monkeypatch.syspath_prepend(str(installed))
+    assert {"broken", "onnxruntime"} <= set(implementations.known_names())
+    status = main(["gate", "--impl", "broken", "--no-properties", "--dtype", "float64"])
+    out = capsys.readouterr().out
+    assert status == 1
+    assert "NEW DIVERGENCE invalid-target-out-of-range [invalid, float64, cpu]: " \
+           "target-out-of-range: silently returned a finite number instead of raising" in out
+    assert "FAIL: " in out
+    if _has_onnxruntime():
+        status = main(["gate", "--impl", "onnxruntime", "--no-properties", "--dtype", "float32",
+                       "--expectations", str(ORT / "expectations.yaml")])
+        out = capsys.readouterr().out
+        assert status == 0, out
+
+
+def test_broken_gate_fails_with_a_clear_report(monkeypatch, capsys):
+    monkeypatch.syspath_prepend(str(BROKEN))
+    status = main(["gate", "--impl", "ce_conformance_broken:BrokenImplementation",
+                   "--no-properties", "--dtype", "float64"])
+    out = capsys.readouterr().out
+    assert status == 1
+    assert "NEW DIVERGENCE weight-zero-mean [value, float64, cpu]: off by" in out
+    assert "implementations.load('broken')" in out  # a reproduction snippet
+    assert out.rstrip().splitlines()[-1].startswith("FAIL: ")
+
+
+def _has_onnxruntime() -> bool:
+    try:
+        import onnx  # noqa: F401
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def test_onnxruntime_agrees_with_the_reference_in_float32(monkeypatch):
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    monkeypatch.syspath_prepend(str(ORT))
+    ort = implementations.load("ce_conformance_onnxruntime:OnnxRuntimeImplementation")
+    reference = implementations.load("reference")
+    x = np.array([[1.0, 2.0, 0.5, -1.0], [0.0, 0.0, 3.0, 1.0], [-2.0, 1.0, 0.0, 0.5]])
+    t = np.array([0, 2, 3])
+    w = np.array([0.5, 1.0, 2.0, 4.0])
+    for kwargs in ({}, {"reduction": "none"}, {"weight": w, "reduction": "sum"},
+                   {"weight": w, "ignore_index": 2}):
+        got = ort.cross_entropy(x, t, **kwargs, dtype="float32")
+        assert got.dtype == np.float32
+        np.testing.assert_allclose(got, reference.cross_entropy(x, t, **kwargs), rtol=1e-6,
+                                   err_msg=f"onnxruntime cross_entropy(x, t, **{kwargs})")
+    unbatched = ort.cross_entropy(x[0], np.array(0), reduction="none", dtype="float32")
+    assert unbatched.shape == ()
+
+
+def test_onnxruntime_gate_passes_with_its_expectations(monkeypatch, capsys):
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    monkeypatch.syspath_prepend(str(ORT))
+    status = main(["gate", "--impl", "ce_conformance_onnxruntime:OnnxRuntimeImplementation",
+                   "--no-properties", "--strict", "--expectations",
+                   str(ORT / "expectations.yaml")])
+    out = capsys.readouterr().out
+    assert status == 0, out
+    assert "known divergences:" in out
