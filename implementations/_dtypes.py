@@ -18,6 +18,12 @@ def numpy_dtype(name: str) -> np.dtype[Any]:
     return np.dtype(name)
 
 
+def is_floating(dtype: Any) -> bool:
+    """Whether ``dtype`` is floating point, ``ml_dtypes``' (``bfloat16``, NumPy kind "V") too."""
+    dtype = np.dtype(dtype)
+    return dtype.kind == "f" or (dtype.kind == "V" and "float" in dtype.name)
+
+
 def round_to(array: Array, name: str) -> Array:
     """``array`` rounded to dtype ``name`` and back to float64 (what a backend actually sees)."""
     with np.errstate(over="ignore"):  # out of the dtype's range becomes inf, as in a backend
@@ -27,7 +33,7 @@ def round_to(array: Array, name: str) -> Array:
 def cast_floating(array: Array, name: str) -> Array:
     """Cast floating arrays to dtype ``name``; integer arrays pass through unchanged."""
     array = np.asarray(array)
-    return array.astype(numpy_dtype(name)) if array.dtype.kind == "f" else array
+    return array.astype(numpy_dtype(name)) if is_floating(array.dtype) else array
 
 
 def finfo(name: str) -> Any:

@@ -15,21 +15,19 @@ pass ``None`` for "no weight", which jit and ``tf.function`` key on by themselve
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
+from implementations._dtypes import is_floating
 from implementations.base import REDUCTIONS, Array, target_kind
-
-#: torch computes half-precision losses in float32 (its ``acc_type``) and rounds the result.
-HALF_DTYPES = ("float16", "bfloat16")
 
 _INDEX_DTYPES = (np.dtype(np.int64), np.dtype(np.uint8))
 
 
-@dataclass(frozen=True)
-class Plan:
-    """The static part of a validated call."""
+class Plan(NamedTuple):
+    """The static part of a validated call (a named tuple: ``tf.function`` keys on its values,
+    where it would key a dataclass on its identity and retrace every call)."""
 
     class_axis: int
     n_classes: int
@@ -44,17 +42,12 @@ class Plan:
         return self.smoothing / self.n_classes if self.n_classes else math.inf
 
 
-def compute_dtype(name: str) -> str:
-    """The dtype a port computes in: float32 for half precision (torch's ``acc_type``)."""
-    return "float32" if name in HALF_DTYPES else name
-
-
 def plan_call(input: Array, target: Array, weight: Array | None, ignore_index: int,
               reduction: str, label_smoothing: float) -> tuple[Plan, Array]:
     """Validate a call as torch does; return its plan and the target to pass to the port.
 
-    Class indices come back as ``int64``. A ``(C,)`` input takes a 0-d target only: torch's
-    forward also takes a ``(1,)`` one, but its backward and its label smoothing refuse it.
+    Class indices come back as ``int64``. torch's quirk, which the reference keeps: a ``(C,)``
+    input takes a ``(1,)`` target as if 0-d, but not with label smoothing.
     """
     x, t = np.asarray(input), np.asarray(target)
     _check_arguments(x, weight, reduction, label_smoothing)
@@ -65,7 +58,7 @@ def plan_call(input: Array, target: Array, weight: Array | None, ignore_index: i
     if probabilities:
         _check_probabilities(t, ignore_index)
     else:
-        t = _checked_indices(x, t, ignore_index, n_classes)
+        t = _checked_indices(x, t, ignore_index, n_classes, smoothing)
     plan = Plan(class_axis, n_classes, probabilities, int(ignore_index), reduction, smoothing)
     return plan, t
 
@@ -76,7 +69,7 @@ def _check_arguments(x: Array, weight: Array | None, reduction: str,
         raise ValueError(f"{reduction} is not a valid value for reduction")
     if x.ndim == 0:
         raise ValueError("input must have at least one dimension (C), got a 0-d array")
-    if x.dtype.kind != "f":
+    if not is_floating(x.dtype):
         raise TypeError(f"input must be floating point, got {x.dtype}")
     if label_smoothing > 1.0:
         raise ValueError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
@@ -92,14 +85,20 @@ def _check_arguments(x: Array, weight: Array | None, reduction: str,
 
 
 def _check_probabilities(t: Array, ignore_index: int) -> None:
-    if t.dtype.kind != "f":
+    if not is_floating(t.dtype):
         raise TypeError(f"Expected floating point type for target with class probabilities, "
                         f"got {t.dtype}")
     if ignore_index >= 0:
         raise ValueError("ignore_index is not supported for floating point target")
 
 
-def _checked_indices(x: Array, t: Array, ignore_index: int, n_classes: int) -> Array:
+def _checked_indices(x: Array, t: Array, ignore_index: int, n_classes: int,
+                     smoothing: float) -> Array:
+    if x.ndim == 1 and t.shape == (1,):
+        if smoothing > 0.0:
+            raise ValueError("a (C,) input needs a 0-d target with label_smoothing > 0, "
+                             "got shape (1,)")
+        t = t.reshape(())
     if t.dtype not in _INDEX_DTYPES:
         raise TypeError(f"expected target dtype to be Long or Byte, but got {t.dtype}")
     expected = x.shape[:1] + x.shape[2:] if x.ndim > 1 else ()

@@ -7,22 +7,26 @@ first (``implementations._port``), since a compiled function cannot raise on dat
 
 Compilation is cached by ``jax.jit`` itself: the ``Plan`` is a static argument and ``weight=None``
 is a different pytree from an array, so each (plan, shapes, dtypes, has-weight) compiles once.
-Half precision is computed in float32 and rounded, as torch does. Constructing the adapter turns
-on ``jax_enable_x64`` (process-wide) so that float64 and int64 targets stay 64-bit.
+Every step runs in the requested dtype, as torch's CPU kernels do: a float16 sum past 65504
+overflows, as on torch's CPU (torch's CUDA kernels accumulate half precision in float32).
+A compilation costs 0.1-0.5 s, a compiled (4, 5) call about 0.25 ms on CPU.
+
+Constructing the adapter turns on ``jax_enable_x64`` (process-wide) so that float64 and int64
+targets stay 64-bit; the module binds ``jax`` on first construction, not on import.
 """
 
 from __future__ import annotations
 
-from importlib import metadata
 import math
+from importlib import metadata
 from typing import Any
 
 import numpy as np
 
 from implementations import require
-from implementations._devices import canonical_device
+from implementations._convert import canonical_device
 from implementations._dtypes import cast_floating
-from implementations._port import Plan, compute_dtype, plan_call
+from implementations._port import Plan, plan_call
 from implementations.base import ALL_DTYPES, DEFAULT_IGNORE_INDEX, Array, Call
 
 jax: Any = None
@@ -92,15 +96,13 @@ def _probability_loss(logp: Any, target: Any, weight: Any | None, plan: Plan) ->
 
 def _loss(x: Any, target: Any, weight: Any | None, plan: Plan) -> Any:
     """torch's loss for arrays already on their device, in ``x``'s dtype."""
-    dtype = jnp.dtype(compute_dtype(jnp.dtype(x.dtype).name))
-    logp = _log_softmax(_rows(x.astype(dtype), plan.class_axis))
-    weight = None if weight is None else weight.astype(dtype)
+    logp = _log_softmax(_rows(x, plan.class_axis))
     if plan.probabilities:
-        loss = _probability_loss(logp, _rows(target.astype(dtype), plan.class_axis), weight, plan)
+        loss = _probability_loss(logp, _rows(target, plan.class_axis), weight, plan)
     else:
         loss = _index_loss(logp, target.reshape(-1), weight, plan)
     out_shape = x.shape[:plan.class_axis] + x.shape[plan.class_axis + 1:]
-    return (loss.reshape(out_shape) if plan.reduction == "none" else loss).astype(x.dtype)
+    return loss.reshape(out_shape) if plan.reduction == "none" else loss
 
 
 def _summed_loss(x: Any, target: Any, weight: Any | None, plan: Plan) -> tuple[Any, Any]:
