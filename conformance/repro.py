@@ -17,6 +17,18 @@ def literal(array: Array | None) -> str:
     return f"np.array({body}, dtype=np.{a.dtype})"
 
 
+LITERAL_LIMIT = 256  # larger spec arrays are loaded from the spec by case id
+
+
+def data_lines(case: Case) -> list[str]:
+    """Lines that define ``input`` and ``target``: literals, or the spec case for large ones."""
+    if case.input.size > LITERAL_LIMIT and case.location:
+        return ["from conformance.spec import load_spec",
+                f"case = {{c.id: c for c in load_spec()}}[{case.id!r}]  # {case.location}",
+                "input, target = case.input, case.target"]
+    return [f"input = {literal(case.input)}", f"target = {literal(case.target)}"]
+
+
 def arguments(case: Case) -> str:
     """The keyword arguments of the call, leaving out defaults."""
     parts = []
@@ -37,20 +49,19 @@ def snippet(impl: str, case: Case, dtype: str = "float64", device: str = "cpu",
     (for a value check) the framework's own call and torch's, in plain code."""
     call = "value_and_grad" if check == "gradient" else "cross_entropy"
     options = f", dtype={dtype!r}" + (f", device={device!r}" if device != "cpu" else "")
-    plain = framework_snippet(impl, case, dtype, device).split("\n", 4)[4] \
-        if check != "gradient" and impl != "reference" else ""
+    plain = [*_native_lines(impl, case), "# torch:", f"print({torch_call(case, dtype, device)})"] \
+        if check != "gradient" and impl != "reference" else []
     lines = [
         "import numpy as np",
         "import implementations",
-        f"input = {literal(case.input)}",
-        f"target = {literal(case.target)}",
+        *data_lines(case),
         f"impl = implementations.load({impl!r})",
         f"print(impl.{call}(input, target{arguments(case)}{options}))",
         "reference = implementations.load('reference')",
         f"print(reference.{call}(input, target{arguments(case)}))",
     ]
     if plain:
-        lines += ["import torch", *[ln for ln in plain.split("\n") if ln]]
+        lines += ["import torch", *plain]
     return "\n".join(lines)
 
 
@@ -122,12 +133,7 @@ def _native_lines(impl: str, case: Case) -> list[str]:
     call = native_call(impl, case)
     if call is None:
         return []
-    lines = [_NATIVE[impl][0], f"# the same call in plain {impl}:"]
-    if case.weight is not None or case.ignore_index != DEFAULT_IGNORE_INDEX:
-        lines.append("# (weight / ignore_index have no native argument; the adapter emulates them)")
-    if case.label_smoothing > 0 and case.target_kind == "indices":
-        lines.append("# (label smoothing of class indices: the adapter smooths a one-hot target)")
-    return [*lines, f"print({call})"]
+    return [_NATIVE[impl][0], f"# the same call in plain {impl}:", f"print({call})"]
 
 
 def framework_snippet(impl: str, case: Case, dtype: str = "float64",
@@ -136,8 +142,7 @@ def framework_snippet(impl: str, case: Case, dtype: str = "float64",
     return "\n".join([
         "import numpy as np",
         "import torch",
-        f"input = {literal(case.input)}",
-        f"target = {literal(case.target)}",
+        *data_lines(case),
         *_native_lines(impl, case),
         "# torch:",
         f"print({torch_call(case, dtype, device)})",

@@ -42,3 +42,13 @@ def classes_last(array: Array, axis: int) -> Array:
 def classes_back(array: Array, axis: int) -> Array:
     """The inverse of ``classes_last`` (for gradients)."""
     return np.moveaxis(array, -1, axis)
+
+
+def require_tensorflow() -> Any:
+    """Import TensorFlow for an adapter, without its C++ info logs (unless the user set them)."""
+    import os
+
+    from implementations import require
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    return require("tensorflow", extra="tensorflow")

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from typing import Any
 
 from implementations import require
@@ -28,6 +29,7 @@ from implementations._convert import (
     class_axis,
     classes_back,
     classes_last,
+    require_tensorflow,
     tensor_to_numpy,
     tf_device_name,
 )
@@ -46,7 +48,7 @@ class KerasImplementation:
     def __init__(self) -> None:
         if "keras" not in sys.modules:
             os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-        self._tf = require("tensorflow", extra="tensorflow")
+        self._tf = require_tensorflow()
         self._keras = require("keras", extra="tensorflow")
 
     def available(self) -> str | None:
@@ -99,7 +101,9 @@ class KerasImplementation:
         axis = class_axis(x)
         loss_object = self._loss_object(probabilities, ignore_index, reduction,
                                         float(label_smoothing), dtype)
-        with tf.device(tf_device_name(device)):
+        # Keras warns (SyntaxWarning) about shapes it finds unusual; the result speaks for itself
+        with tf.device(tf_device_name(device)), warnings.catch_warnings():
+            warnings.simplefilter("ignore", SyntaxWarning)
             logits = tf.constant(classes_last(x, axis))
             labels = tf.constant(classes_last(t, axis) if probabilities else t)
             if not grad:

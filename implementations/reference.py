@@ -147,27 +147,35 @@ class _Terms:
     valid: Array  # (M,) rows that are not ignored
 
 
+def _per_class(eps: float, n_classes: int) -> float:
+    """``eps / C`` in IEEE arithmetic: with ``C == 0`` it is inf, and 0 * inf gives torch's NaN."""
+    with np.errstate(divide="ignore"):
+        return float(np.float64(eps) / n_classes)
+
+
 def _index_terms(rows: _Rows, logp: Array, ignore_index: int, eps: float) -> _Terms:
     m, n_classes = logp.shape
     w = rows.weight if rows.weight is not None else np.ones(n_classes)
     valid = rows.target != ignore_index
     safe = np.where(valid, rows.target, 0)
-    w_y = np.where(valid, w[safe], 0.0)
     q = np.zeros((m, n_classes))
-    q[np.arange(m), safe] = w_y * (1.0 - eps)
-    with np.errstate(invalid="ignore"):
-        nll = np.where(valid, -logp[np.arange(m), safe] * w_y, 0.0)
+    w_y = nll = np.zeros(m)  # with C == 0 every target is ignored (else out of range)
+    with np.errstate(invalid="ignore", over="ignore"):
+        if n_classes:
+            w_y = np.where(valid, w[safe], 0.0)
+            q[np.arange(m), safe] = w_y * (1.0 - eps)
+            nll = np.where(valid, -logp[np.arange(m), safe] * w_y, 0.0)
         losses = nll
         if eps > 0.0:
-            q += np.where(valid[:, None], w[None, :] * (eps / n_classes), 0.0)
+            q += np.where(valid[:, None], w[None, :] * _per_class(eps, n_classes), 0.0)
             smooth = np.where(valid, -np.sum(logp * w[None, :], axis=1), 0.0)
-            losses = (1.0 - eps) * nll + (eps / n_classes) * smooth
+            losses = (1.0 - eps) * nll + _per_class(eps, n_classes) * smooth
     return _Terms(losses, float(np.sum(w_y)), q, valid)
 
 
 def _prob_terms(rows: _Rows, logp: Array, eps: float) -> _Terms:
     n_classes = logp.shape[1]
-    t = rows.target * (1.0 - eps) + eps / n_classes if eps > 0.0 else rows.target
+    t = rows.target * (1.0 - eps) + _per_class(eps, n_classes) if eps > 0.0 else rows.target
     q = t * rows.weight[None, :] if rows.weight is not None else t
     with np.errstate(invalid="ignore"):
         losses = -np.sum(logp * q, axis=1)

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from implementations import require
 from implementations._convert import (
     canonical_device,
     class_axis,
     classes_back,
     classes_last,
+    require_tensorflow,
     tensor_to_numpy,
     tf_device_name,
 )
@@ -34,7 +34,7 @@ class TfNnImplementation:
     dtypes = ALL_DTYPES
 
     def __init__(self) -> None:
-        self._tf = require("tensorflow", extra="tensorflow")
+        self._tf = require_tensorflow()
 
     @property
     def devices(self) -> tuple[str, ...]:

@@ -17,8 +17,12 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from implementations import require
-from implementations._convert import canonical_device, tensor_to_numpy, tf_device_name
+from implementations._convert import (
+    canonical_device,
+    require_tensorflow,
+    tensor_to_numpy,
+    tf_device_name,
+)
 from implementations._dtypes import cast_floating
 from implementations._port import Plan, plan_call
 from implementations.base import ALL_DTYPES, DEFAULT_IGNORE_INDEX, Array, Call
@@ -101,7 +105,7 @@ class TfPortImplementation:
 
     def __init__(self, function: bool = False) -> None:
         global tf
-        tf = require("tensorflow", extra="tensorflow")
+        tf = require_tensorflow()
         self._loss = tf.function(_loss) if function else _loss
 
     @property
