@@ -113,11 +113,13 @@ class Runner:
 
     def _record(self, impl: Implementation, case: Case, dtype: str, device: str, check: str,
                 **fields: Any) -> Record:
+        # Only a divergence needs reproducing; the snippet (with the data) would bloat the rest.
+        snippet = repro.snippet(impl.name, case, dtype, device, check) \
+            if fields.get("verdict") == "diverges" else None
         return Record(case=case.id, impl=impl.name, dtype=dtype, device=device, check=check,
                       features=features_of(case, dtype, check), seed=self.seed,
                       origin=self.origin, case_spec=case.to_spec() if self.origin != "spec"
-                      else None, location=case.location or None,
-                      repro=repro.snippet(impl.name, case, dtype, device, check), **fields)
+                      else None, location=case.location or None, repro=snippet, **fields)
 
     def _invalid(self, impl: Implementation, case: Case, dtype: str, device: str) -> Record:
         reason = unsupported_reason(impl, case.call(dtype, device))

@@ -12,11 +12,12 @@ whose axis is out of range) are rejected.
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import itertools
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -328,3 +329,11 @@ def _probabilities(doc: _Doc, path: Path_, rng: np.random.Generator, shape: tupl
     e = np.exp(z - np.max(z, axis=axis, keepdims=True))
     probabilities: Array = e / np.sum(e, axis=axis, keepdims=True)
     return probabilities
+
+
+def select_cases(cases: list[Case], include: Sequence[str] | None,
+                 exclude: Sequence[str] | None = None) -> list[Case]:
+    """The cases whose id matches a glob of ``include`` (all when empty) and none of ``exclude``."""
+    return [c for c in cases
+            if (not include or any(fnmatch.fnmatchcase(c.id, g) for g in include))
+            and not any(fnmatch.fnmatchcase(c.id, g) for g in exclude or ())]

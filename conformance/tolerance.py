@@ -92,7 +92,8 @@ def compare(actual: Array, expected: Array, allowed: Array, dtype: str) -> Compa
     if a.shape != e.shape:
         return Comparison(False, math.inf, math.inf, math.inf, 0.0,
                           f"shape {a.shape} != expected {e.shape}")
-    e_rounded = e.astype(numpy_dtype(dtype)).astype(np.float64)  # overflow becomes inf
+    with np.errstate(over="ignore"):
+        e_rounded = e.astype(numpy_dtype(dtype)).astype(np.float64)  # overflow becomes inf
     allowed = np.broadcast_to(np.asarray(allowed, dtype=np.float64), e.shape)
     mismatch = _special_mismatch(a, e_rounded, e, allowed, dtype)
     finite = np.isfinite(a) & np.isfinite(e_rounded)

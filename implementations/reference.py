@@ -125,7 +125,7 @@ def _log_softmax(logits: Array) -> Array:
     m = np.max(logits, axis=1, keepdims=True)
     with np.errstate(invalid="ignore"):
         shifted = logits - m
-        return shifted - np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
+        return np.asarray(shifted - np.log(np.sum(np.exp(shifted), axis=1, keepdims=True)))
 
 
 def _smoothing(label_smoothing: float) -> float:

@@ -53,7 +53,7 @@ class TorchImplementation:
     def _to_numpy(self, tensor: Any) -> Array:
         tensor = tensor.detach().cpu()
         dtype = str(tensor.dtype).removeprefix("torch.")
-        return tensor.to(self._torch.float64).numpy().astype(numpy_dtype(dtype))
+        return np.asarray(tensor.to(self._torch.float64).numpy().astype(numpy_dtype(dtype)))
 
     def _loss(self, input: Array, target: Array, weight: Array | None, ignore_index: int,
               reduction: str, label_smoothing: float, dtype: str, device: str,

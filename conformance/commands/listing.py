@@ -15,7 +15,7 @@ def main(args: argparse.Namespace) -> int:
     """Print one line per implementation."""
     selection = select(None)
     for impl in selection.loaded:
-        versions = getattr(impl, "versions", dict)()
+        versions: dict[str, str] = getattr(impl, "versions", dict)()
         described = ", ".join(f"{k} {v}" for k, v in versions.items())
         dtypes = ", ".join(getattr(impl, "dtypes", ("float64",)))
         devices = ", ".join(getattr(impl, "devices", ("cpu",)))

@@ -39,6 +39,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="generated-case profile: ci (derandomized, gated) or explore")
     parser.add_argument("--seed", type=int, default=None, help="seed for generated cases")
     parser.add_argument("--spec", type=Path, default=None, help="spec file (default: built in)")
+    parser.add_argument("--case", action="append", metavar="GLOB",
+                        help="run only the spec cases whose id matches (repeatable)")
+    parser.add_argument("--exclude-case", action="append", metavar="GLOB",
+                        help="skip the spec cases whose id matches (repeatable)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
                         help=f"report folder (default: {DEFAULT_OUT})")
     parser.add_argument("--no-gradients", action="store_true", help="skip gradient checks")
@@ -51,7 +55,7 @@ def main(args: argparse.Namespace) -> int:
     """Run, summarize, write the report; exit 0 whatever the verdicts (``gate`` judges)."""
     console = Console(stderr=True)
     spec_path = args.spec or spec.default_spec_path()
-    cases = spec.load_spec(spec_path)
+    cases = spec.select_cases(spec.load_spec(spec_path), args.case, args.exclude_case)
     selection = select(args.impl)
     for skipped in selection.skipped:
         console.print(f"[yellow]skipped[/] {skipped.impl}: {skipped.reason}")
