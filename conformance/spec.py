@@ -106,7 +106,12 @@ def _display(path: Path) -> str:
 
 def _read(path: Path) -> _Doc:
     display = _display(path)
-    loader = yaml.SafeLoader(path.read_text(encoding="utf-8"))
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError(display, 1, f"cannot read the spec: {getattr(exc, 'strerror', exc)}") \
+            from None
+    loader = yaml.SafeLoader(text)
     try:
         node = loader.get_single_node()
         if node is None:

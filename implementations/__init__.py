@@ -9,6 +9,7 @@ loaded; loading one whose framework is missing raises ``NotInstalledError`` nami
 from __future__ import annotations
 
 import importlib
+import os
 from importlib import metadata
 from typing import Any
 
@@ -31,6 +32,9 @@ __all__ = [
 ]
 
 ENTRY_POINT_GROUP = "ce_conformance.implementations"
+
+# TensorFlow's log level as the user set it, before any framework (JAX sets it on import).
+USER_TF_LOG_LEVEL = os.environ.get("TF_CPP_MIN_LOG_LEVEL")
 
 # name -> "module:attribute"; one line per built-in adapter.
 BUILTIN: dict[str, str] = {

@@ -45,10 +45,12 @@ def classes_back(array: Array, axis: int) -> Array:
 
 
 def require_tensorflow() -> Any:
-    """Import TensorFlow for an adapter, without its C++ info logs (unless the user set them)."""
+    """Import TensorFlow for an adapter without its C++ warnings (an invalid label logs one per
+    call), unless the user chose a level: JAX sets ``TF_CPP_MIN_LOG_LEVEL=1`` when imported, so
+    the user's own setting is the one ``implementations`` saw when it was first imported."""
     import os
 
-    from implementations import require
+    from implementations import USER_TF_LOG_LEVEL, require
 
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = USER_TF_LOG_LEVEL or "2"
     return require("tensorflow", extra="tensorflow")

@@ -316,3 +316,9 @@ def test_malformed_spec_is_reported_at_its_line(tmp_path: Path, text: str, line:
     assert fragment in message, message
     assert "\n" not in message
     assert info.value.line == line
+
+
+def test_a_missing_spec_file_is_a_one_line_error(tmp_path):
+    missing = tmp_path / "nope.yaml"
+    with pytest.raises(SpecError, match=r"nope\.yaml:1: cannot read the spec"):
+        load_spec(missing)
