@@ -54,3 +54,9 @@ def require_tensorflow() -> Any:
 
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = USER_TF_LOG_LEVEL or "2"
     return require("tensorflow", extra="tensorflow")
+
+
+def tf_devices() -> tuple[str, ...]:
+    """The devices a TensorFlow adapter offers: ``cpu``, and ``cuda`` where TF sees a GPU."""
+    tf = require_tensorflow()
+    return ("cpu", "cuda") if tf.config.list_physical_devices("GPU") else ("cpu",)

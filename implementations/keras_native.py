@@ -32,6 +32,7 @@ from implementations._convert import (
     require_tensorflow,
     tensor_to_numpy,
     tf_device_name,
+    tf_devices,
 )
 from implementations._dtypes import cast_floating
 from implementations.base import ALL_DTYPES, DEFAULT_IGNORE_INDEX, Array, Call, target_kind
@@ -62,7 +63,7 @@ class KerasImplementation:
     @property
     def devices(self) -> tuple[str, ...]:
         """``cpu``, and ``cuda`` where TensorFlow sees a GPU (``gpu`` is accepted too)."""
-        return ("cpu", "cuda") if self._tf.config.list_physical_devices("GPU") else ("cpu",)
+        return tf_devices()
 
     def supports(self, call: Call) -> str | None:
         """What Keras' two losses can express."""

@@ -22,6 +22,7 @@ from implementations._convert import (
     require_tensorflow,
     tensor_to_numpy,
     tf_device_name,
+    tf_devices,
 )
 from implementations._dtypes import cast_floating
 from implementations._port import Plan, plan_call
@@ -111,7 +112,7 @@ class TfPortImplementation:
     @property
     def devices(self) -> tuple[str, ...]:
         """``cpu``, and ``cuda`` where TensorFlow sees a GPU (``gpu`` is accepted too)."""
-        return ("cpu", "cuda") if tf.config.list_physical_devices("GPU") else ("cpu",)
+        return tf_devices()
 
     def supports(self, call: Call) -> str | None:
         """Everything torch does, on the devices TensorFlow can see."""
