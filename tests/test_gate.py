@@ -14,6 +14,7 @@ import pytest
 
 from conformance.cli import main
 from conformance.expectations import ExpectationsError, load_expectations
+from conformance.results import read_results
 
 ROOT = Path(__file__).resolve().parent.parent
 MINI_SPEC = Path(__file__).parent / "helpers" / "mini_spec.yaml"
@@ -174,3 +175,17 @@ def test_out_writes_results_with_expected_reasons(capsys, tmp_path):
     reasons = {r["case"]: r["expected_reason"] for r in records if r["verdict"] == "diverges"}
     assert reasons == {"mini-3x4-sum": "sums come out 1.5 times too large",
                        "mini-weight-sum": "sums come out 1.5 times too large"}
+
+
+def test_run_marks_divergences_known_by_a_given_expectations_file(tmp_path, capsys):
+    expectations = write(tmp_path, f"implementation: wrong-sum\ndivergences:\n{SUM_ENTRY}")
+    out = tmp_path / "report"
+    status = main(["run", "--impl", WRONG, "--spec", str(MINI_SPEC), "--no-properties",
+                   "--no-gradients", "--quiet", "--expectations", str(expectations),
+                   "--out", str(out)])
+    capsys.readouterr()
+    assert status == 0
+    records = read_results(out / "results.json")["records"]
+    diverging = [r for r in records if r["verdict"] == "diverges"]
+    assert diverging
+    assert {r["expected_reason"] for r in diverging} == {"sums come out 1.5 times too large"}

@@ -15,7 +15,7 @@ from rich.table import Table
 
 from conformance import spec
 from conformance.case import Case
-from conformance.expectations import expectations_for
+from conformance.expectations import expectations_for, load_expectations
 from conformance.properties import property_names
 from conformance.provenance import provenance
 from conformance.report import render_report
@@ -45,6 +45,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="skip the spec cases whose id matches (repeatable)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
                         help=f"report folder (default: {DEFAULT_OUT})")
+    parser.add_argument("--expectations", action="append", type=Path, metavar="FILE",
+                        help="an expectations file (repeatable; each names its implementation), "
+                             "for implementations without one under expectations/")
     parser.add_argument("--no-gradients", action="store_true", help="skip gradient checks")
     parser.add_argument("--no-properties", action="store_true",
                         help="run the spec cases only, not the generated properties")
@@ -62,8 +65,10 @@ def main(args: argparse.Namespace) -> int:
     dtypes = args.dtype or ["float64"]
     devices = args.device or ["cpu"]
     records = _run(selection, cases, dtypes, devices, args, console)
+    given = {e.implementation: e for e in map(load_expectations, args.expectations or [])}
     for impl in selection.loaded:  # mark known divergences with their recorded reasons
-        expectations_for(impl.name).annotate([r for r in records if r.impl == impl.name])
+        known = given.get(impl.name) or expectations_for(impl.name)
+        known.annotate([r for r in records if r.impl == impl.name])
     doc = document(records, provenance(selection.loaded, spec.spec_hash(spec_path),
                                        profile=args.profile, seed=args.seed, dtypes=dtypes,
                                        devices=devices),
