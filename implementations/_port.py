@@ -15,7 +15,8 @@ pass ``None`` for "no weight", which jit and ``tf.function`` key on by themselve
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -111,3 +112,43 @@ def _checked_indices(x: Array, t: Array, ignore_index: int, n_classes: int,
     if bad.any():
         raise IndexError(f"Target {t[bad].flat[0]} is out of bounds.")
     return t
+
+
+# --- torch's reductions, written once for both ports -----------------------------------------
+# ``total(x, axis)`` is the framework's sum (``jnp.sum`` or ``tf.reduce_sum``); the terms are
+# the framework's tensors, rows first.
+
+Total = Callable[..., Any]
+
+
+def reduce_index_terms(nll: Any, smooth: Any, w_y: Any, plan: Plan, total: Total) -> Any:
+    """Class indices: reduce the NLL and smoothing terms as torch does, then combine them.
+
+    ``mean`` divides both by the target weights of the rows torch keeps (0/0 is NaN)."""
+    if plan.reduction == "none":
+        nll_r, smooth_r = nll, smooth
+    elif plan.reduction == "sum":
+        nll_r, smooth_r = total(nll), total(smooth)
+    else:
+        denominator = total(w_y)
+        nll_r, smooth_r = total(nll) / denominator, total(smooth) / denominator
+    if plan.smoothing == 0.0:
+        return nll_r
+    return (1.0 - plan.smoothing) * nll_r + smooth_r * plan.smoothing_per_class
+
+
+def reduce_probability_terms(logp: Any, target: Any, weight: Any | None, plan: Plan,
+                             total: Total, nan: Callable[[], Any]) -> Any:
+    """Probabilities: smooth the target, weigh, reduce; ``mean`` divides by the rows (the
+    weights are not in the denominator) and is ``nan()`` for an empty input, as in torch."""
+    if plan.smoothing:
+        target = target * (1.0 - plan.smoothing) + plan.smoothing_per_class
+    products = logp * target if weight is None else logp * target * weight
+    if plan.reduction == "none":
+        return -total(products, axis=1)
+    if plan.reduction == "sum":
+        return -total(products)
+    rows, n_classes = logp.shape
+    if rows * n_classes == 0:
+        return nan()
+    return -total(products) / rows

@@ -26,7 +26,12 @@ import numpy as np
 from implementations import require
 from implementations._convert import canonical_device
 from implementations._dtypes import cast_floating
-from implementations._port import Plan, plan_call
+from implementations._port import (
+    Plan,
+    plan_call,
+    reduce_index_terms,
+    reduce_probability_terms,
+)
 from implementations.base import ALL_DTYPES, DEFAULT_IGNORE_INDEX, Array, Call
 
 jax: Any = None
@@ -69,29 +74,12 @@ def _index_losses(logp: Any, target: Any, weight: Any | None, plan: Plan) -> tup
 
 def _index_loss(logp: Any, target: Any, weight: Any | None, plan: Plan) -> Any:
     nll, smooth, w_y = _index_losses(logp, target, weight, plan)
-    if plan.reduction == "none":
-        nll_r, smooth_r = nll, smooth
-    elif plan.reduction == "sum":
-        nll_r, smooth_r = jnp.sum(nll), jnp.sum(smooth)
-    else:  # torch divides both by the target weights of the rows it keeps; 0/0 is NaN
-        denominator = jnp.sum(w_y)
-        nll_r, smooth_r = jnp.sum(nll) / denominator, jnp.sum(smooth) / denominator
-    if plan.smoothing == 0.0:
-        return nll_r
-    return (1.0 - plan.smoothing) * nll_r + smooth_r * plan.smoothing_per_class
+    return reduce_index_terms(nll, smooth, w_y, plan, jnp.sum)
 
 
 def _probability_loss(logp: Any, target: Any, weight: Any | None, plan: Plan) -> Any:
-    if plan.smoothing:
-        target = target * (1.0 - plan.smoothing) + plan.smoothing_per_class
-    products = logp * target if weight is None else logp * target * weight
-    if plan.reduction == "none":
-        return -jnp.sum(products, axis=1)
-    if plan.reduction == "sum":
-        return -jnp.sum(products)
-    if logp.size == 0:  # torch: an empty input's mean is NaN
-        return jnp.asarray(jnp.nan, logp.dtype)
-    return -jnp.sum(products) / logp.shape[0]
+    return reduce_probability_terms(logp, target, weight, plan, jnp.sum,
+                                    lambda: jnp.asarray(jnp.nan, logp.dtype))
 
 
 def _loss(x: Any, target: Any, weight: Any | None, plan: Plan) -> Any:

@@ -25,7 +25,12 @@ from implementations._convert import (
     tf_devices,
 )
 from implementations._dtypes import cast_floating
-from implementations._port import Plan, plan_call
+from implementations._port import (
+    Plan,
+    plan_call,
+    reduce_index_terms,
+    reduce_probability_terms,
+)
 from implementations.base import ALL_DTYPES, DEFAULT_IGNORE_INDEX, Array, Call
 
 tf: Any = None
@@ -59,31 +64,12 @@ def _index_losses(logp: Any, target: Any, weight: Any | None, plan: Plan) -> tup
 
 def _index_loss(logp: Any, target: Any, weight: Any | None, plan: Plan) -> Any:
     nll, smooth, w_y = _index_losses(logp, target, weight, plan)
-    if plan.reduction == "none":
-        nll_r, smooth_r = nll, smooth
-    elif plan.reduction == "sum":
-        nll_r, smooth_r = tf.reduce_sum(nll), tf.reduce_sum(smooth)
-    else:  # torch divides both by the target weights of the rows it keeps; 0/0 is NaN
-        denominator = tf.reduce_sum(w_y)
-        nll_r = tf.reduce_sum(nll) / denominator
-        smooth_r = tf.reduce_sum(smooth) / denominator
-    if plan.smoothing == 0.0:
-        return nll_r
-    return (1.0 - plan.smoothing) * nll_r + smooth_r * plan.smoothing_per_class
+    return reduce_index_terms(nll, smooth, w_y, plan, tf.reduce_sum)
 
 
 def _probability_loss(logp: Any, target: Any, weight: Any | None, plan: Plan) -> Any:
-    if plan.smoothing:
-        target = target * (1.0 - plan.smoothing) + plan.smoothing_per_class
-    products = logp * target if weight is None else logp * target * weight
-    if plan.reduction == "none":
-        return -tf.reduce_sum(products, axis=1)
-    if plan.reduction == "sum":
-        return -tf.reduce_sum(products)
-    rows, n_classes = logp.shape
-    if rows * n_classes == 0:  # torch: an empty input's mean is NaN
-        return tf.constant(float("nan"), logp.dtype)
-    return -tf.reduce_sum(products) / rows
+    return reduce_probability_terms(logp, target, weight, plan, tf.reduce_sum,
+                                    lambda: tf.constant(float("nan"), logp.dtype))
 
 
 def _loss(x: Any, target: Any, weight: Any | None, plan: Plan) -> Any:
