@@ -33,7 +33,7 @@ from hypothesis.extra import numpy as hnp
 from conformance import tolerance
 from conformance.case import Case
 from conformance.results import Record
-from conformance.runner import Runner, expected, rounded, unsupported_reason
+from conformance.runner import Runner, expected, unsupported_reason
 from conformance.strategies import cases, make_case
 from implementations import reference as ref
 from implementations.base import DEFAULT_IGNORE_INDEX, Array, Implementation
@@ -201,8 +201,8 @@ def _gradient_check(impl: Implementation, runner: Runner, dtype: str,
         reason = reason or unsupported_reason(impl, case.call(dtype, device, gradient=True))
         if reason:
             raise Unsupported(reason)
-        args = rounded(case, dtype)
-        parts = ref.decompose(**args)
+        exp = expected(case, dtype)
+        parts = exp.parts
         if case.reduction == "mean" and parts.denominator == 0.0:
             raise Unsupported("mean over a zero denominator: the gradient is NaN")
         formula = _formula(parts, case)
@@ -211,7 +211,7 @@ def _gradient_check(impl: Implementation, runner: Runner, dtype: str,
                                           dtype=dtype, device=device)
         except Exception as exc:
             return Finding(case, f"gradient raised: {type(exc).__name__}: {exc}"[:300])
-        cmp = tolerance.compare(grad, formula, expected(case, dtype).grad_allowed,
+        cmp = tolerance.compare(grad, formula, exp.grad_allowed,
                                 dtype)
         return None if cmp.ok else Finding(
             case, f"gradient is not softmax * sum(q) - q over D: {cmp.mismatch or ''} "

@@ -49,22 +49,23 @@ def rounded(case: Case, dtype: str) -> dict[str, Any]:
 
 @dataclass
 class Expected:
-    """The reference's value and gradient on the rounded arguments, with their error bounds."""
+    """The reference's value and gradient on the rounded arguments, with their error bounds
+    and the row-wise pieces they came from."""
 
     value: Array
     value_allowed: Array
     grad: Array
     grad_allowed: Array
+    parts: ref.Decomposition
 
 
 def expected(case: Case, dtype: str) -> Expected:
     """Evaluate the reference and the tolerance model for ``case`` in ``dtype``."""
     args = rounded(case, dtype)
-    value, grad = ref.value_and_grad(**args)
-    parts = ref.decompose(**args)
+    value, grad, parts = ref.evaluate(**args)
     value_allowed, grad_allowed = tolerance.bounds(parts, value, grad, case.reduction, dtype,
                                                    case.input.shape)
-    return Expected(value, value_allowed, grad, grad_allowed)
+    return Expected(value, value_allowed, grad, grad_allowed, parts)
 
 
 def classify(value: Array) -> str:

@@ -234,14 +234,22 @@ class Decomposition:
     valid: Array
 
 
+def evaluate(input: Array, target: Array, weight: Array | None = None,
+             ignore_index: int = DEFAULT_IGNORE_INDEX, reduction: str = "mean",
+             label_smoothing: float = 0.0) -> tuple[Array, Array, Decomposition]:
+    """The loss, the gradient of its sum, and the row-wise pieces, from one evaluation."""
+    rows = _as_rows(input, target, weight, ignore_index, reduction, label_smoothing)
+    logp, terms = _terms(rows, ignore_index, label_smoothing)
+    parts = Decomposition(rows.logits, logp, terms.q, terms.losses, terms.denominator,
+                          terms.valid)
+    return _reduce(rows, terms, reduction), _grad(rows, logp, terms, reduction), parts
+
+
 def decompose(input: Array, target: Array, weight: Array | None = None,
               ignore_index: int = DEFAULT_IGNORE_INDEX, reduction: str = "mean",
               label_smoothing: float = 0.0) -> Decomposition:
     """Validate a call like ``cross_entropy`` and return its row-wise pieces."""
-    rows = _as_rows(input, target, weight, ignore_index, reduction, label_smoothing)
-    logp, terms = _terms(rows, ignore_index, label_smoothing)
-    return Decomposition(rows.logits, logp, terms.q, terms.losses, terms.denominator,
-                         terms.valid)
+    return evaluate(input, target, weight, ignore_index, reduction, label_smoothing)[2]
 
 
 class ReferenceImplementation:
@@ -265,9 +273,9 @@ class ReferenceImplementation:
                        label_smoothing: float = 0.0, *, dtype: str = "float64",
                        device: str = "cpu") -> tuple[Array, Array]:
         """The loss and the analytic gradient of ``loss.sum()`` with respect to ``input``."""
-        rows = _as_rows(input, target, weight, ignore_index, reduction, label_smoothing)
-        logp, terms = _terms(rows, ignore_index, label_smoothing)
-        return _reduce(rows, terms, reduction), _grad(rows, logp, terms, reduction)
+        value, grad, _ = evaluate(input, target, weight, ignore_index, reduction,
+                                  label_smoothing)
+        return value, grad
 
     def versions(self) -> dict[str, str]:
         """Provenance: the NumPy the reference ran on."""
