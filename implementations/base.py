@@ -23,6 +23,7 @@ Optional (the harness falls back to sensible defaults when absent):
     dtypes: tuple[str, ...]; devices: tuple[str, ...]
         What the implementation can run in (default: float64 only, cpu only).
 
+A call that ``supports`` rejects must raise ``Unsupported`` (never drop the argument).
 Invalid input must raise (any exception whose message names the problem) or return whatever
 the framework returns: the harness classifies raising, NaN/inf and silent finite numbers.
 """
@@ -116,6 +117,12 @@ class Implementation(Protocol):
         dtype: str = "float64",
         device: str = "cpu",
     ) -> Array: ...
+
+
+class Unsupported(NotImplementedError):
+    """A call the implementation cannot express (its ``supports`` gives the reason): raised by
+    ``cross_entropy`` and ``value_and_grad`` instead of dropping an argument. ``str`` is the
+    reason; the harness records such a call as unsupported, not as a failure."""
 
 
 class NotInstalledError(ImportError):
