@@ -91,5 +91,14 @@ class Case:
 
 
 def _plain(array: Array) -> Any:
-    """A nested list of Python numbers; non-finite floats stay floats (YAML writes .nan, .inf)."""
-    return np.asarray(array).tolist()
+    """A nested list of Python numbers; non-finite floats stay floats (YAML writes .nan, .inf).
+
+    An empty array is written as a generator mapping (``{shape, seed}``, with ``classes`` for
+    integers): a nested list cannot say the shape of an empty array (``(0, 3)`` is ``[]``)."""
+    array = np.asarray(array)
+    if array.size == 0:
+        empty: dict[str, Any] = {"shape": list(array.shape), "seed": 0}
+        if array.dtype.kind in "iub":
+            empty["classes"] = 1
+        return empty
+    return array.tolist()

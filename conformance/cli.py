@@ -45,11 +45,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from conformance.expectations import ExpectationsError
     from conformance.report import MergeError
+    from conformance.report.folder import FolderError
     from conformance.spec import SpecError
 
     try:
         return int(importlib.import_module(args._module).main(args))
-    except (SpecError, ExpectationsError, MergeError, UnknownImplementationError,
+    except (SpecError, ExpectationsError, MergeError, FolderError, UnknownImplementationError,
             CliError) as exc:
         print(f"ce-conformance: error: {_one_line(exc)}", file=sys.stderr)
         return 2

@@ -41,6 +41,7 @@ from typing import Any
 import yaml
 
 from conformance.results import Record
+from conformance.vocabulary import FAULT_VERDICTS, Verdict
 from implementations.base import ALL_DTYPES
 
 __all__ = [
@@ -57,7 +58,8 @@ SELECT_KEYS = ("case", "check", "dtype", "device", "impl", "origin", "feature")
 ENTRY_KEYS = ("select", "reason", "link")
 TOP_KEYS = ("implementation", "divergences")
 SCOPE_KEYS = ("dtype", "device", "check", "origin")  # what a run may leave out entirely
-CHECKS = ("value", "gradient", "invalid", "property:*")
+CHECKS = ("value", "gradient", "invalid", "inputs", "robustness", "property:*")
+FINDINGS = (Verdict.DIVERGES, *FAULT_VERDICTS)  # what an entry can list
 
 
 class ExpectationsError(ValueError):
@@ -135,7 +137,7 @@ class Expectations:
         conforming: set[int] = set()
         for record in result.records:
             index = next((i for i, e in enumerate(self.entries) if e.matches(record)), None)
-            if record.verdict == "diverges":
+            if record.verdict in FINDINGS:
                 if index is None:
                     result.new.append(record)
                     continue

@@ -5,30 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from conformance.case import Case
+from conformance.vocabulary import FEATURES
 
-# Matrix rows, in display order, with their titles.
-FEATURES: dict[str, str] = {
-    "indices": "class-index targets",
-    "probabilities": "class-probability targets",
-    "weight": "weight",
-    "ignore-index": "ignore_index",
-    "label-smoothing": "label_smoothing",
-    "smoothing+weight+ignore-index": "label_smoothing + weight + ignore_index",
-    "reduction-none": "reduction='none'",
-    "reduction-mean": "reduction='mean'",
-    "reduction-sum": "reduction='sum'",
-    "k-dim": "K-dim input (N, C, d1, ...)",
-    "no-batch": "no-batch input (C,)",
-    "empty": "empty tensors",
-    "all-ignored": "all targets ignored",
-    "dtype-float16": "float16",
-    "dtype-bfloat16": "bfloat16",
-    "dtype-float32": "float32",
-    "dtype-float64": "float64",
-    "gradients": "gradients",
-    "invalid-input": "invalid-input handling",
-}
-
+__all__ = ["FEATURES", "features_of"]
 
 def features_of(case: Case, dtype: str = "float64", check: str = "value") -> list[str]:
     """The matrix rows a check of ``case`` counts towards."""

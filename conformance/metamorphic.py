@@ -32,11 +32,14 @@ from hypothesis.extra import numpy as hnp
 
 from conformance import tolerance
 from conformance.case import Case
+from conformance.isolation import Fault
 from conformance.results import Record
-from conformance.runner import Runner, expected, unsupported_reason
+from conformance.runner import Runner, describe, has_gradient, unsupported_reason
 from conformance.strategies import cases, make_case
+from conformance.vocabulary import Verdict
 from implementations import reference as ref
 from implementations.base import DEFAULT_IGNORE_INDEX, Array, Implementation
+from implementations.base import Unsupported as BaseUnsupported
 
 __all__ = ["Finding", "Relation", "Unsupported", "relations"]
 
@@ -48,10 +51,19 @@ class Finding:
     case: Case
     reason: str
     record: Record | None = None
+    fault: Fault | Verdict | None = None  # the worker crashed or hung instead
+
+    @property
+    def verdict(self) -> Verdict:
+        """``diverges``, or the fault's verdict (``crashed``, ``timed-out``)."""
+        if self.fault is None:
+            return Verdict.DIVERGES
+        return self.fault if isinstance(self.fault, Verdict) else Verdict(self.fault.verdict)
 
 
-class Unsupported(Exception):
-    """Raised by a check for an example the implementation cannot express (it is rejected)."""
+#: Raised by a check for an example the implementation cannot express (it is rejected); the
+#: contract's own exception, so an adapter that raises it is treated alike.
+Unsupported = BaseUnsupported
 
 
 @dataclass(frozen=True)
@@ -148,12 +160,13 @@ def smoothing_lines(draw: st.DrawFn, /, **bounds: Any) -> Relation:
                         (eps, _with(case, label_smoothing=1.0))))
 
 
-def _call(impl: Implementation, case: Case, dtype: str, device: str, omit: bool) -> Array:
-    kwargs = case.kwargs()
+def _call(runner: Runner, impl: Implementation, case: Case, dtype: str, device: str,
+          omit: bool) -> Array:
+    arguments: dict[str, Any] = {"input": case.input, "target": case.target, **case.kwargs()}
     if omit:
-        del kwargs["label_smoothing"]
-    return np.asarray(impl.cross_entropy(case.input, case.target, **kwargs, dtype=dtype,
-                                         device=device), dtype=np.float64)
+        del arguments["label_smoothing"]
+    called = runner.context(impl, dtype, device).call(case, arguments=arguments)
+    return np.asarray(called.result, dtype=np.float64)
 
 
 def _combine(parts: list[tuple[float, Array]]) -> Array:
@@ -172,7 +185,7 @@ def _relation_check(impl: Implementation, runner: Runner, dtype: str,
             reason = unsupported_reason(impl, case.call(dtype, device))
             if reason:
                 raise Unsupported(reason)
-        exp = [expected(case, dtype) for case in cases_]
+        exp = [runner.expected(case, dtype) for case in cases_]
         coefs = [1.0] + [c for c, _ in rel.parts]
         ref_rhs = _combine(list(zip(coefs[1:], [e.value for e in exp[1:]], strict=True)))
         with np.errstate(invalid="ignore", over="ignore"):
@@ -181,11 +194,13 @@ def _relation_check(impl: Implementation, runner: Runner, dtype: str,
         if not tolerance.compare(exp[0].value, ref_rhs, allowed, "float64").ok:
             raise Unsupported("the relation does not hold for the reference here")
         try:
-            lhs = _call(impl, rel.a, dtype, device, False)
-            rhs = _combine([(c, _call(impl, b, dtype, device, rel.omit_smoothing))
+            lhs = _call(runner, impl, rel.a, dtype, device, False)
+            rhs = _combine([(c, _call(runner, impl, b, dtype, device, rel.omit_smoothing))
                             for c, b in rel.parts])
+        except (Fault, Unsupported):
+            raise
         except Exception as exc:
-            return Finding(rel.a, f"raised on a valid call: {type(exc).__name__}: {exc}"[:300])
+            return Finding(rel.a, f"raised on a valid call: {describe(exc)}"[:300])
         cmp = tolerance.compare(lhs, rhs, allowed, dtype)
         if cmp.ok:
             return None
@@ -197,20 +212,21 @@ def _relation_check(impl: Implementation, runner: Runner, dtype: str,
 def _gradient_check(impl: Implementation, runner: Runner, dtype: str,
                     device: str) -> Callable[[Case], Any]:
     def check(case: Case) -> Finding | None:
-        reason = None if hasattr(impl, "value_and_grad") else "no value_and_grad"
+        reason = None if has_gradient(impl) else "no value_and_grad"
         reason = reason or unsupported_reason(impl, case.call(dtype, device, gradient=True))
         if reason:
             raise Unsupported(reason)
-        exp = expected(case, dtype)
+        exp = runner.expected(case, dtype)
         parts = exp.parts
         if case.reduction == "mean" and parts.denominator == 0.0:
             raise Unsupported("mean over a zero denominator: the gradient is NaN")
         formula = _formula(parts, case)
         try:
-            _, grad = impl.value_and_grad(case.input, case.target, **case.kwargs(),  # type: ignore[attr-defined]
-                                          dtype=dtype, device=device)
+            _, grad = runner.context(impl, dtype, device).call(case, "value_and_grad").result
+        except (Fault, Unsupported):
+            raise
         except Exception as exc:
-            return Finding(case, f"gradient raised: {type(exc).__name__}: {exc}"[:300])
+            return Finding(case, f"gradient raised: {describe(exc)}"[:300])
         cmp = tolerance.compare(grad, formula, exp.grad_allowed,
                                 dtype)
         return None if cmp.ok else Finding(

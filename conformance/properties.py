@@ -17,9 +17,12 @@ verdicts every run, for the gate); ``explore`` is random, seedable and larger (b
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import random
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field, replace
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +35,11 @@ from hypothesis.errors import Unsatisfiable
 from conformance import metamorphic, repro, strategies
 from conformance.case import Case
 from conformance.features import features_of
+from conformance.isolation import Fault
 from conformance.metamorphic import Finding, Unsupported
 from conformance.results import Record
-from conformance.runner import Runner, unsupported_reason
+from conformance.runner import CallTally, Runner, unsupported_reason
+from conformance.vocabulary import FAULT_VERDICTS, Origin, Outcome, Verdict, property_check
 from implementations.base import Implementation
 
 __all__ = ["PROFILES", "Finding", "Profile", "promote", "property_names", "run_properties",
@@ -78,7 +83,27 @@ class _Diverged(AssertionError):
     pass
 
 
+class _Abort(BaseException):
+    """The implementation's worker crashed or hung: stop the search (Hypothesis lets a
+    ``BaseException`` through without shrinking), the fault is the finding."""
+
+
 Check = Callable[[Any], Finding | None]
+
+
+@cache
+def _import_harness() -> None:
+    """Import every module of the harness before a search. Hypothesis mixes literal constants
+    of the *local* modules in ``sys.modules`` into its draws, so without this the examples
+    would depend on what the entry point happened to import (``run -j 1`` in-process against
+    ``-j 2`` in spawned jobs, ``gate`` against ``run``). Test modules still add theirs."""
+    import conformance
+    import implementations
+
+    for package in (conformance, implementations):
+        for info in pkgutil.walk_packages(package.__path__, f"{package.__name__}."):
+            if not info.name.endswith("__main__"):
+                importlib.import_module(info.name)
 
 
 def _settings(profile: Profile, examples: int) -> settings:
@@ -116,8 +141,14 @@ def search(strategy: st.SearchStrategy[Any] | list[st.SearchStrategy[Any]], chec
             state.skipped += 1
             state.reasons.add(str(exc))
             reject()
+        except Fault as exc:
+            state.last = Finding(example if isinstance(example, Case) else example.a,
+                                 str(exc), fault=exc)
+            raise _Abort from None
         if finding is not None:
             state.last = finding
+            if finding.fault is not None:
+                raise _Abort
             raise _Diverged(finding.reason)
 
     wrapped = _settings(profile, examples)(given(strategy)(test))
@@ -125,7 +156,7 @@ def search(strategy: st.SearchStrategy[Any] | list[st.SearchStrategy[Any]], chec
         wrapped = hypothesis.seed(seed)(wrapped)
     try:
         wrapped()
-    except Unsatisfiable:
+    except (Unsatisfiable, _Abort):
         pass
     except Exception:
         if state.last is None:
@@ -140,7 +171,10 @@ def differential_check(impl: Implementation, runner: Runner, dtype: str, device:
         if reason:
             raise Unsupported(reason)
         for record in runner.run_case(impl, case, dtype, device):
-            if record.verdict == "diverges":
+            if record.verdict in FAULT_VERDICTS:
+                return Finding(case, f"{record.check}: {record.reason}", record,
+                               fault=record.verdict)
+            if record.verdict == Verdict.DIVERGES:
                 return Finding(case, f"{record.check}: {record.reason}", record)
         return None
     return check
@@ -149,28 +183,31 @@ def differential_check(impl: Implementation, runner: Runner, dtype: str, device:
 def _record(impl: Implementation, name: str, state: _Search, dtype: str, device: str,
             seed: int | None) -> Record:
     """One record for a property: conforms, unsupported (nothing ran) or the shrunk finding."""
-    check = f"property:{name}"
+    check = property_check(name)
     counts = f"{state.examples - state.skipped} examples run, {state.skipped} unsupported"
-    base: dict[str, Any] = {"impl": impl.name, "dtype": dtype, "device": device, "check": check,
-                            "seed": seed, "origin": "generated"}
     if state.last is None:
-        verdict = "unsupported" if state.examples and state.skipped == state.examples else \
-            "conforms"
+        nothing_ran = bool(state.examples) and state.skipped == state.examples
         why = "; ".join(sorted(state.reasons))[:300]
-        reason = f"{counts}" + (f" (e.g. {why})" if why else "")
-        outcome = "raises" if name.startswith("invalid-") and verdict == "conforms" else None
-        return Record(case="generated", verdict=verdict, reason=reason, outcome=outcome,  # type: ignore[arg-type]
-                      features=_features(name, None, dtype), **base)
-    found, inner = state.last, state.last.record
-    extra: dict[str, Any] = {}
-    if inner is not None:
-        extra = {k: getattr(inner, k) for k in ("error", "expected", "actual", "outcome",
-                                                "exception")}
+        invalid = name.startswith("invalid-")
+        return Record(case="generated", impl=impl.name, dtype=dtype, device=device, check=check,
+                      verdict=Verdict.UNSUPPORTED if nothing_ran else Verdict.CONFORMS,
+                      reason=counts + (f" (e.g. {why})" if why else ""),
+                      outcome=Outcome.RAISES if invalid and not nothing_ran else None,
+                      features=_features(name, None, dtype), seed=seed,
+                      origin=Origin.GENERATED)
+    found = state.last
+    inner = found.record
     inner_check = inner.check if inner is not None else "value"
-    return Record(case=found.case.id, verdict="diverges", reason=f"{found.reason} [{counts}]",
-                  case_spec=found.case.to_spec(), features=_features(name, found.case, dtype),
-                  repro=repro.snippet(impl.name, found.case, dtype, device, inner_check),
-                  **base, **extra)
+    record = Record(case=found.case.id, impl=impl.name, dtype=dtype, device=device, check=check,
+                    verdict=found.verdict, reason=f"{found.reason} [{counts}]",
+                    case_spec=found.case.to_spec(), features=_features(name, found.case, dtype),
+                    repro=repro.snippet(impl.name, found.case, dtype, device, inner_check),
+                    seed=seed, origin=Origin.GENERATED)
+    if inner is not None:
+        record.carry_measurements(inner)
+    elif found.verdict is not Verdict.DIVERGES:
+        record.outcome = Outcome.CRASH if found.verdict is Verdict.CRASHED else Outcome.TIMEOUT
+    return record
 
 
 def _features(name: str, case: Case | None, dtype: str) -> list[str]:
@@ -199,16 +236,19 @@ def property_names() -> list[str]:
 def run_properties(impl: Implementation, *, profile: str = "ci", dtype: str = "float64",
                    device: str = "cpu", seed: int | None = None,
                    only: Collection[str] | None = None,
-                   max_examples: int | None = None) -> list[Record]:
+                   max_examples: int | None = None,
+                   tally: CallTally | None = None) -> list[Record]:
     """Every property (or those named in ``only``) on ``impl``: one record each.
 
-    ``max_examples`` overrides the profile's examples per property.
+    ``max_examples`` overrides the profile's examples per property; ``tally`` counts the calls
+    (and writes into inputs) together with the spec's (``conformance.session``).
     """
     if profile not in PROFILES:
         raise ValueError(f"profile={profile!r} must be one of {', '.join(PROFILES)}")
     unknown = set(only or ()) - set(property_names())
     if unknown:
         raise ValueError(f"unknown properties {sorted(unknown)}; known: {property_names()}")
+    _import_harness()
     prof = PROFILES[profile]
     if max_examples is not None:
         if max_examples < 1:
@@ -218,7 +258,7 @@ def run_properties(impl: Implementation, *, profile: str = "ci", dtype: str = "f
     if not prof.derandomize and seed is None:
         seed = random.getrandbits(32)
     recorded = None if prof.derandomize else seed
-    runner = Runner(origin="generated", seed=recorded)
+    runner = Runner(origin=Origin.GENERATED, seed=recorded, tally=tally or CallTally())
     records = []
     for name, strategy, check, examples in _plan(impl, runner, prof, dtype, device):
         if only is None or name in only:

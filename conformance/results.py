@@ -8,15 +8,12 @@ import math
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
+from conformance.vocabulary import Origin, Outcome, Verdict
 from implementations.base import Array
-
-Verdict = Literal["conforms", "diverges", "unsupported", "not-run"]
-Check = str  # "value", "gradient", "invalid", or "property:<name>"
-Outcome = Literal["value", "raises", "nan", "silent"]
 
 SCHEMA_VERSION = 1
 SUMMARY_LIMIT = 16  # values kept of an array in a record
@@ -30,7 +27,7 @@ class Record:
     impl: str
     dtype: str
     device: str
-    check: Check
+    check: str  # a ``conformance.vocabulary.Check`` or ``property:<name>``
     verdict: Verdict
     features: list[str] = field(default_factory=list)
     reason: str | None = None  # why unsupported, or what diverges
@@ -41,10 +38,15 @@ class Record:
     outcome: Outcome | None = None
     exception: str | None = None  # "IndexError: Target 4 is out of bounds."
     seed: int | None = None
-    origin: str = "spec"  # "spec" or "generated"
+    origin: Origin = Origin.SPEC
     case_spec: dict[str, Any] | None = None
     repro: str | None = None
     location: str | None = None
+
+    def carry_measurements(self, other: Record) -> None:
+        """Take ``other``'s measured outcome (a property's record quotes its shrunk example's)."""
+        self.error, self.expected, self.actual = other.error, other.expected, other.actual
+        self.outcome, self.exception = other.outcome, other.exception
 
     @property
     def key(self) -> tuple[str, str, str, str, str]:
@@ -57,8 +59,12 @@ class Record:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Record:
-        """Inverse of ``as_dict``."""
-        return cls(**data)
+        """Inverse of ``as_dict``: the words become ``conformance.vocabulary`` members again."""
+        record = cls(**data)
+        record.verdict = Verdict(record.verdict)
+        record.origin = Origin(record.origin)
+        record.outcome = None if record.outcome is None else Outcome(record.outcome)
+        return record
 
 
 def summarize(value: Array | None) -> dict[str, Any] | None:

@@ -5,11 +5,16 @@ implementation's dtype, and the implementation's value and gradient are compared
 ``conformance.tolerance``. For an invalid case (``expect.error``) the implementation conforms
 only by raising; otherwise the record says whether it returned NaN/inf or, worst, a finite
 number. A case the implementation cannot express is ``unsupported``, with its reason.
+
+The checks themselves live in ``conformance.checks`` (one module each); a ``Context`` gives them
+what they share: the reference evaluated once per (case, dtype), the call of the implementation
+through ``conformance.isolation.invoke`` (so a crash, a timeout, a bad return or a write into
+the inputs becomes a finding of that implementation alone) and the building of records.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,11 +22,14 @@ import numpy as np
 
 from conformance import repro, tolerance
 from conformance.case import Case
+from conformance.checks import discover
 from conformance.features import features_of
+from conformance.isolation import BadReturn, Fault, Invocation, invoke, mutated_by
 from conformance.results import Record, summarize
+from conformance.vocabulary import Check, Origin, Outcome, Verdict
 from implementations import reference as ref
 from implementations._dtypes import round_to
-from implementations.base import Array, Implementation
+from implementations.base import Array, Implementation, Unsupported
 
 
 def unsupported_reason(impl: Implementation, call: Any) -> str | None:
@@ -34,6 +42,11 @@ def unsupported_reason(impl: Implementation, call: Any) -> str | None:
         return f"{impl.name} sees no {call.device} device (it has {', '.join(devices)})"
     supports = getattr(impl, "supports", None)
     return supports(call) if supports is not None else None
+
+
+def has_gradient(impl: Implementation) -> bool:
+    """Whether ``impl`` offers ``value_and_grad``."""
+    return hasattr(impl, "value_and_grad")
 
 
 def rounded(case: Case, dtype: str) -> dict[str, Any]:
@@ -68,15 +81,72 @@ def expected(case: Case, dtype: str) -> Expected:
     return Expected(value, value_allowed, grad, grad_allowed, parts)
 
 
-def classify(value: Array) -> str:
+def classify(value: Array) -> Outcome:
     """For invalid input: ``nan`` if any NaN/inf came back, else ``silent`` (a finite number)."""
-    return "nan" if not np.all(np.isfinite(np.asarray(value, dtype=np.float64))) else "silent"
+    finite = np.all(np.isfinite(np.asarray(value, dtype=np.float64)))
+    return Outcome.SILENT if finite else Outcome.NAN
 
 
 def describe(exc: BaseException) -> str:
-    """``Type: first line of the message``."""
+    """``Type: first line of the message`` (the type the implementation raised, also when it
+    raised in its worker)."""
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return f"{type(exc).__name__}: {first}"[:300]
+    return f"{getattr(exc, 'type_name', type(exc).__name__)}: {first}"[:300]
+
+
+@dataclass
+class CallTally:
+    """Per (implementation, dtype, device): the calls made, those that wrote into their
+    inputs, and the faults (crashes, timeouts, bad returns). It gives the two records that
+    every run has for each: ``inputs`` and, when nothing failed hard, ``robustness``."""
+
+    calls: dict[tuple[str, str, str], int] = field(default_factory=dict)
+    writes: dict[tuple[str, str, str], list[tuple[Case, str, tuple[str, ...]]]] = \
+        field(default_factory=dict)
+    faults: dict[tuple[str, str, str], int] = field(default_factory=dict)
+
+    def note(self, key: tuple[str, str, str], case: Case, method: str,
+             mutated: tuple[str, ...]) -> None:
+        """Count one call; remember it when it wrote into ``mutated``."""
+        self.calls[key] = self.calls.get(key, 0) + 1
+        if mutated:
+            self.writes.setdefault(key, []).append((case, method, mutated))
+
+    def note_fault(self, key: tuple[str, str, str]) -> None:
+        """Count a crash, a timeout or a bad return."""
+        self.faults[key] = self.faults.get(key, 0) + 1
+
+    def records(self, impl: str, dtype: str, device: str) -> list[Record]:
+        """The ``inputs`` record and, without faults, the ``robustness`` record."""
+        key = (impl, dtype, device)
+        calls, writes = self.calls.get(key, 0), self.writes.get(key, [])
+        if not calls:
+            return []
+        found = [self._inputs(key, calls, writes)]
+        if not self.faults.get(key):
+            found.append(Record(case="all-calls", impl=impl, dtype=dtype, device=device,
+                                check=Check.ROBUSTNESS, verdict=Verdict.CONFORMS,
+                                features=["robustness", f"dtype-{dtype}"],
+                                reason=f"{calls} calls; none crashed, timed out or returned "
+                                       "something other than an array"))
+        return found
+
+    @staticmethod
+    def _inputs(key: tuple[str, str, str], calls: int,
+                writes: list[tuple[Case, str, tuple[str, ...]]]) -> Record:
+        impl, dtype, device = key
+        features = ["inputs-unchanged", f"dtype-{dtype}"]
+        if not writes:
+            return Record(case="all-calls", impl=impl, dtype=dtype, device=device,
+                          check=Check.INPUTS, verdict=Verdict.CONFORMS, features=features,
+                          reason=f"{calls} calls; none wrote into its inputs")
+        case, method, names = writes[0]
+        return Record(case=case.id, impl=impl, dtype=dtype, device=device, check=Check.INPUTS,
+                      verdict=Verdict.DIVERGES, outcome=Outcome.WRITES_INPUT, features=features,
+                      reason=f"writes into its input: {method} changed its {', '.join(names)} "
+                             f"({len(writes)} of {calls} calls)",
+                      repro=repro.snippet(impl, case, dtype, device, Check.VALUE),
+                      location=case.location or None)
 
 
 @dataclass
@@ -84,134 +154,151 @@ class Runner:
     """Runs cases on implementations, caching the reference per (case, dtype)."""
 
     gradients: bool = True
-    origin: str = "spec"
+    origin: Origin = Origin.SPEC
     seed: int | None = None
+    tally: CallTally = field(default_factory=CallTally)
     _cache: dict[tuple[str, str], Expected] = field(default_factory=dict)
 
-    def _expected(self, case: Case, dtype: str) -> Expected:
+    def expected(self, case: Case, dtype: str) -> Expected:
+        """The reference for ``case`` in ``dtype``, evaluated once."""
         key = (case.id, dtype)
         if key not in self._cache:
             self._cache[key] = expected(case, dtype)
         return self._cache[key]
 
+    def context(self, impl: Implementation, dtype: str = "float64",
+                device: str = "cpu") -> Context:
+        """What the checks of one implementation in one dtype and device share."""
+        return Context(self, impl, dtype, device)
+
     def run(self, impl: Implementation, cases: Iterable[Case], dtype: str = "float64",
             device: str = "cpu") -> list[Record]:
         """Every check of every case on one implementation."""
-        records: list[Record] = []
-        for case in cases:
-            records += self.run_case(impl, case, dtype, device)
-        return records
+        context = self.context(impl, dtype, device)
+        return [record for case in cases for record in context.run_case(case)]
 
     def run_case(self, impl: Implementation, case: Case, dtype: str = "float64",
                  device: str = "cpu") -> list[Record]:
         """The value check (or invalid-input check) and, where possible, the gradient check."""
-        if case.invalid:
-            return [self._invalid(impl, case, dtype, device)]
-        records = [self._value(impl, case, dtype, device)]
-        if self.gradients:
-            records.append(self._gradient(impl, case, dtype, device))
-        return records
+        return self.context(impl, dtype, device).run_case(case)
 
-    def _record(self, impl: Implementation, case: Case, dtype: str, device: str, check: str,
-                **fields: Any) -> Record:
-        # Only a divergence needs reproducing; the snippet (with the data) would bloat the rest.
-        snippet = repro.snippet(impl.name, case, dtype, device, check) \
-            if fields.get("verdict") == "diverges" else None
-        return Record(case=case.id, impl=impl.name, dtype=dtype, device=device, check=check,
-                      features=features_of(case, dtype, check), seed=self.seed,
-                      origin=self.origin, case_spec=case.to_spec() if self.origin != "spec"
-                      else None, location=case.location or None, repro=snippet, **fields)
 
-    def _invalid(self, impl: Implementation, case: Case, dtype: str, device: str) -> Record:
-        reason = unsupported_reason(impl, case.call(dtype, device))
-        if reason:
-            return self._record(impl, case, dtype, device, "invalid", verdict="unsupported",
-                                reason=reason)
+@dataclass
+class Context:
+    """One implementation in one dtype and device, as the checks see it."""
+
+    runner: Runner
+    impl: Implementation
+    dtype: str
+    device: str
+
+    @property
+    def gradients(self) -> bool:
+        """Whether gradient checks run."""
+        return self.runner.gradients
+
+    def run_case(self, case: Case) -> list[Record]:
+        """Every check that applies to ``case``, in order."""
+        return [check.run(self, case) for check in discover() if check.applies(case, self)]
+
+    def expected(self, case: Case) -> Expected:
+        """The reference for ``case`` in this dtype."""
+        return self.runner.expected(case, self.dtype)
+
+    def unsupported(self, case: Case, *, gradient: bool = False) -> str | None:
+        """Why the implementation cannot run ``case``, or ``None``."""
+        if gradient and not has_gradient(self.impl):
+            return f"{self.impl.name} provides no gradient (value_and_grad)"
+        return unsupported_reason(self.impl, case.call(self.dtype, self.device,
+                                                       gradient=gradient))
+
+    def call(self, case: Case, method: str = "cross_entropy", *,
+             arguments: Mapping[str, Any] | None = None) -> Invocation:
+        """Call the implementation on ``case`` (its own copies of the arrays), counting the call
+        and any write into its inputs."""
+        arguments = dict(arguments if arguments is not None else _args(case))
+        key = (self.impl.name, self.dtype, self.device)
         try:
-            value = impl.cross_entropy(**_args(case, dtype), dtype=dtype, device=device)
+            invocation = invoke(self.impl, method,
+                                {**arguments, "dtype": self.dtype, "device": self.device})
         except Exception as exc:
-            return self._record(impl, case, dtype, device, "invalid", verdict="conforms",
-                                outcome="raises", exception=describe(exc))
-        outcome = classify(value)
-        what = "returned NaN/inf" if outcome == "nan" else "silently returned a finite number"
-        return self._record(impl, case, dtype, device, "invalid", verdict="diverges",
-                            outcome=outcome, actual=summarize(value),
-                            reason=f"{case.expect.error}: {what} instead of raising")
+            self.runner.tally.note(key, case, method, mutated_by(exc))
+            raise
+        self.runner.tally.note(key, case, method, invocation.mutated)
+        return invocation
 
-    def _value(self, impl: Implementation, case: Case, dtype: str, device: str) -> Record:
-        reason = unsupported_reason(impl, case.call(dtype, device))
-        if reason:
-            return self._record(impl, case, dtype, device, "value", verdict="unsupported",
-                                reason=reason)
-        exp = self._expected(case, dtype)
+    def attempt(self, case: Case, check: str, method: str,
+                on_raise: Callable[[Exception], Record]) -> Invocation | Record:
+        """``call``, or the record of what went wrong: unsupported, a fault, a bad return, or
+        whatever ``on_raise`` makes of an exception the implementation raised."""
         try:
-            value = impl.cross_entropy(**_args(case, dtype), dtype=dtype, device=device)
+            return self.call(case, method)
+        except Unsupported as exc:
+            return self.record(case, check, Verdict.UNSUPPORTED, reason=str(exc))
+        except Fault as exc:
+            return self.fault(case, check, exc)
+        except BadReturn as exc:
+            self.runner.tally.note_fault((self.impl.name, self.dtype, self.device))
+            return self.record(case, check, Verdict.DIVERGES, outcome=Outcome.BAD_RETURN,
+                               reason=str(exc))
         except Exception as exc:
-            return self._record(impl, case, dtype, device, "value", verdict="diverges",
-                                outcome="raises", exception=describe(exc),
-                                expected=summarize(exp.value),
-                                reason="raised on a valid call")
-        cmp = tolerance.compare(value, exp.value, exp.value_allowed, dtype)
-        cmp, quoted = _check_quote(case, value, dtype, cmp)
-        return self._record(impl, case, dtype, device, "value",
-                            verdict="conforms" if cmp.ok else "diverges", outcome="value",
-                            error=cmp.as_dict(), expected=summarize(exp.value),
-                            actual=summarize(value), reason=None if cmp.ok else
-                            quoted or cmp.mismatch or _too_far(cmp))
+            return on_raise(exc)
 
-    def _gradient(self, impl: Implementation, case: Case, dtype: str, device: str) -> Record:
-        reason = None if hasattr(impl, "value_and_grad") else \
-            f"{impl.name} provides no gradient (value_and_grad)"
-        reason = reason or unsupported_reason(impl, case.call(dtype, device, gradient=True))
-        if reason:
-            return self._record(impl, case, dtype, device, "gradient", verdict="unsupported",
-                                reason=reason)
-        exp = self._expected(case, dtype)
-        try:
-            _, grad = impl.value_and_grad(  # type: ignore[attr-defined]
-                **_args(case, dtype), dtype=dtype, device=device)
-        except Exception as exc:
-            return self._record(impl, case, dtype, device, "gradient", verdict="diverges",
-                                outcome="raises", exception=describe(exc),
-                                reason="gradient raised on a valid call")
-        cmp = tolerance.compare(grad, exp.grad, exp.grad_allowed, dtype)
-        return self._record(impl, case, dtype, device, "gradient",
-                            verdict="conforms" if cmp.ok else "diverges", outcome="value",
-                            error=cmp.as_dict(), expected=summarize(exp.grad),
-                            actual=summarize(grad),
-                            reason=None if cmp.ok else cmp.mismatch or _too_far(cmp))
+    def fault(self, case: Case, check: str, exc: Fault) -> Record:
+        """A crash or a timeout of the implementation's worker during ``check`` of ``case``."""
+        self.runner.tally.note_fault((self.impl.name, self.dtype, self.device))
+        verdict = Verdict(exc.verdict)
+        outcome = Outcome.CRASH if verdict is Verdict.CRASHED else Outcome.TIMEOUT
+        return self.record(case, check, verdict, outcome=outcome, reason=str(exc),
+                           repro=repro.snippet(self.impl.name, case, self.dtype, self.device,
+                                               check))
+
+    def record(self, case: Case, check: str, verdict: Verdict, *, reason: str | None = None,
+               outcome: Outcome | None = None, exception: str | None = None,
+               error: dict[str, Any] | None = None, expected: Array | None = None,
+               actual: Array | None = None, repro: str | None = None) -> Record:
+        """A record of ``check`` on ``case``; a divergence carries its reproduction snippet."""
+        snippet = repro
+        if snippet is None and verdict is Verdict.DIVERGES:
+            snippet = _snippet(self.impl.name, case, self.dtype, self.device, check)
+        origin = self.runner.origin
+        features = features_of(case, self.dtype, check)
+        if outcome in (Outcome.CRASH, Outcome.TIMEOUT, Outcome.BAD_RETURN):
+            features.append("robustness")
+        return Record(case=case.id, impl=self.impl.name, dtype=self.dtype, device=self.device,
+                      check=check, verdict=verdict, features=features, reason=reason,
+                      error=error, expected=summarize(expected), actual=summarize(actual),
+                      outcome=outcome, exception=exception, seed=self.runner.seed,
+                      origin=origin,
+                      case_spec=case.to_spec() if origin is not Origin.SPEC else None,
+                      repro=snippet, location=case.location or None)
 
 
-def _args(case: Case, dtype: str) -> dict[str, Any]:
+def _snippet(impl: str, case: Case, dtype: str, device: str, check: str) -> str:
+    return repro.snippet(impl, case, dtype, device, check)
+
+
+def _args(case: Case) -> dict[str, Any]:
     """The arguments handed to an implementation: the case's own (it casts to ``dtype``)."""
     return {"input": case.input, "target": case.target, **case.kwargs()}
 
 
-def _too_far(cmp: tolerance.Comparison) -> str:
+def too_far(cmp: tolerance.Comparison) -> str:
+    """The reason of a comparison outside its bound."""
     return (f"off by {cmp.max_abs:.3g} ({cmp.max_ulp:.3g} ULP, relative {cmp.max_rel:.3g}); "
             f"allowed {cmp.allowed_abs:.3g}")
 
 
-def _check_quote(case: Case, value: Array, dtype: str,
-                 cmp: tolerance.Comparison) -> tuple[tolerance.Comparison, str | None]:
-    """In float64, a value quoted by a source must also round to the quote."""
-    quote = case.expect.value
-    if quote is None or dtype != "float64" or not cmp.ok:
-        return cmp, None
-    a = np.asarray(value, dtype=np.float64)
-    q = np.asarray(quote, dtype=np.float64)
-    half = 0.5 * 10.0 ** -case.expect.decimals if case.expect.decimals is not None else 0.0
-    same_nan = np.array_equal(np.isnan(a), np.isnan(q)) if a.shape == q.shape else False
-    with np.errstate(invalid="ignore"):
-        near = (a == q) | (np.abs(a - q) <= half * (1 + 1e-9)) | np.isnan(q)
-        close = same_nan and bool(np.all(near))
-    if close:
-        return cmp, None
-    failed = tolerance.Comparison(False, cmp.max_abs, cmp.max_rel, cmp.max_ulp,
-                                  cmp.allowed_abs, "does not round to the quoted value")
-    quoted = np.array2string(q, precision=max(case.expect.decimals or 4, 1))
-    return failed, f"does not round to the value the source quotes ({quoted})"
-
-
-__all__ = ["Expected", "Runner", "classify", "describe", "expected", "rounded",
-           "unsupported_reason"]
+__all__ = [
+    "CallTally",
+    "Context",
+    "Expected",
+    "Runner",
+    "classify",
+    "describe",
+    "expected",
+    "has_gradient",
+    "rounded",
+    "too_far",
+    "unsupported_reason",
+]

@@ -1,20 +1,226 @@
-"""One conformance run: choose implementations, run the spec on each dtype and device, collect.
+"""One conformance run: the only place that loads implementations and runs their checks.
 
-This is the main job behind ``ce-conformance run``; the report and the gate read its records.
+``run(names, plan)`` runs every spec case (and, with ``plan.profile``, the generated properties)
+on each implementation in every dtype and device of the plan. Each implementation is one *job*:
+it loads the implementation in a worker process of its own (``conformance.isolation``), so a
+crash, a hang or a write into its inputs costs only its own records. With ``jobs > 1`` the jobs
+run side by side in spawned processes; the records come back in the order the names were given,
+and each job is deterministic on its own, so the merged result does not depend on ``jobs``.
 """
 
 from __future__ import annotations
 
+import importlib
+import multiprocessing
+import os
+import sys
+import threading
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import implementations
 from conformance.case import Case
+from conformance.isolation import DEFAULT_TIMEOUT, Fault, isolate
 from conformance.results import Record
-from conformance.runner import Runner
-from implementations.base import Implementation, NotInstalledError
+from conformance.runner import CallTally, Runner
+from conformance.vocabulary import Check, Outcome, Verdict
+from implementations.base import Implementation, NotInstalledError, UnknownImplementationError
 
-Progress = Callable[[str, Record], None]
+__all__ = ["Described", "ImplResult", "Plan", "Selection", "Skipped", "check_names",
+           "default_jobs", "run", "run_spec", "select"]
+
+#: ``progress(implementation, verdict, check)`` after every record.
+Progress = Callable[[str, str, str], None]
+
+
+def default_jobs() -> int:
+    """The cores this process may use."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else \
+        (os.cpu_count() or 1)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What every implementation of a run is checked on."""
+
+    cases: tuple[Case, ...]
+    dtypes: tuple[str, ...] = ("float64",)  # empty: every dtype the implementation declares
+    devices: tuple[str, ...] = ("cpu",)
+    gradients: bool = True
+    profile: str | None = None  # generated properties in this profile; None: spec cases only
+    seed: int | None = None
+    timeout: float | None = DEFAULT_TIMEOUT  # seconds per call; None: no limit
+    max_examples: int | None = None
+
+
+@dataclass(frozen=True)
+class Described:
+    """What a loaded implementation said about itself (for provenance and listings)."""
+
+    name: str
+    dtypes: tuple[str, ...]
+    devices: tuple[str, ...]
+    version_info: dict[str, str] = field(default_factory=dict)
+
+    def versions(self) -> dict[str, str]:
+        """The frameworks' versions, as the implementation reported them."""
+        return dict(self.version_info)
+
+
+@dataclass
+class ImplResult:
+    """One job's result: the records, or why the implementation could not run."""
+
+    requested: str
+    records: list[Record] = field(default_factory=list)
+    skipped: str | None = None
+    described: Described | None = None
+
+
+# --- names ------------------------------------------------------------------------------------
+
+
+def check_names(names: Sequence[str]) -> None:
+    """Raise ``UnknownImplementationError`` for a name no registry or module provides, before
+    any work (a ``module:attr`` is imported to check it; the current directory is importable
+    for it, as for ``python -m``)."""
+    known = set(implementations.known_names())
+    for name in names:
+        if name in known:
+            continue
+        if ":" not in name:
+            implementations.load(name)  # raises with the list of known names
+        _import_module(name.partition(":")[0])
+
+
+def _import_module(module: str) -> None:
+    cwd = os.getcwd()
+    try:
+        importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if cwd not in sys.path and exc.name and module.startswith(exc.name):
+            sys.path.insert(0, cwd)
+            _import_module(module)
+            return
+        raise UnknownImplementationError(
+            f"no module named {module!r} (is its folder on PYTHONPATH, or the package "
+            "installed?)") from None
+
+
+# --- one job ----------------------------------------------------------------------------------
+
+
+class _Events(Protocol):
+    def put(self, item: tuple[str, str, str]) -> None: ...
+
+
+def _job(name: str, plan: Plan, events: _Events | None) -> ImplResult:
+    """Load ``name`` in its own worker and run the plan on it."""
+    try:
+        impl = isolate(name, timeout=plan.timeout)
+    except NotInstalledError as exc:
+        return ImplResult(name, skipped=str(exc))
+    except Fault as exc:
+        return ImplResult(name, records=[_load_fault(name, exc, plan)])
+    try:
+        described = Described(impl.name, tuple(impl.dtypes), tuple(impl.devices),
+                              impl.versions())
+        reason = impl.available()
+        if reason:
+            return ImplResult(name, skipped=reason, described=described)
+        return ImplResult(name, _run_loaded(impl, plan, events), described=described)
+    finally:
+        impl.close()
+
+
+def _load_fault(name: str, exc: Fault, plan: Plan) -> Record:
+    return Record(case="load", impl=name, dtype=plan.dtypes[0], device=plan.devices[0],
+                  check=Check.ROBUSTNESS, verdict=Verdict(exc.verdict),
+                  outcome=Outcome.CRASH if exc.verdict == Verdict.CRASHED else Outcome.TIMEOUT,
+                  features=["robustness"], reason=f"loading the implementation: {exc}")
+
+
+def _run_loaded(impl: Implementation, plan: Plan, events: _Events | None) -> list[Record]:
+    tally = CallTally()
+    runner = Runner(gradients=plan.gradients, tally=tally)
+    records: list[Record] = []
+    for dtype in plan.dtypes or tuple(getattr(impl, "dtypes", ("float64",))):
+        for device in plan.devices:
+            context = runner.context(impl, dtype, device)
+            found = [r for case in plan.cases for r in _announced(context.run_case(case),
+                                                                   events)]
+            if plan.profile:
+                found += _announced(_properties(impl, plan, dtype, device, tally), events)
+            records += found + tally.records(impl.name, dtype, device)
+    return records
+
+
+def _properties(impl: Implementation, plan: Plan, dtype: str, device: str,
+                tally: CallTally) -> list[Record]:
+    from conformance.properties import run_properties
+
+    assert plan.profile is not None
+    return run_properties(impl, profile=plan.profile, dtype=dtype, device=device,
+                          seed=plan.seed, max_examples=plan.max_examples, tally=tally)
+
+
+def _announced(records: list[Record], events: _Events | None) -> list[Record]:
+    for record in records:
+        if events is not None:
+            events.put((record.impl, str(record.verdict), record.check))
+    return records
+
+
+def run_spec(impls: Iterable[Implementation], cases: Sequence[Case], dtypes: Sequence[str],
+             devices: Sequence[str], *, gradients: bool = True, profile: str | None = None,
+             seed: int | None = None, progress: Progress | None = None) -> list[Record]:
+    """The plan on implementation objects in this process, without isolation: for tests and
+    for a plugin author's own test suite, where the object is at hand."""
+    plan = Plan(tuple(cases), tuple(dtypes), tuple(devices), gradients, profile, seed)
+    return [r for impl in impls for r in _run_loaded(impl, plan, _Direct(progress))]
+
+
+# --- many jobs --------------------------------------------------------------------------------
+
+
+class _Direct:
+    """Events of a job run in this process: straight to the progress callback."""
+
+    def __init__(self, progress: Progress | None) -> None:
+        self._progress = progress
+
+    def put(self, item: tuple[str, str, str]) -> None:
+        if self._progress is not None:
+            self._progress(*item)
+
+
+def run(names: Sequence[str], plan: Plan, *, jobs: int = 1,
+        progress: Progress | None = None) -> list[ImplResult]:
+    """Every implementation of ``names`` on ``plan``, ``jobs`` at a time, in ``names``' order."""
+    if jobs <= 1 or len(names) <= 1:
+        return [_job(name, plan, _Direct(progress)) for name in names]
+    context = multiprocessing.get_context("spawn")
+    with context.Manager() as manager:
+        queue = manager.Queue()
+        drain = threading.Thread(target=_drain, args=(queue, progress), daemon=True)
+        drain.start()
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+            futures = [pool.submit(_job, name, plan, queue) for name in names]
+            results = [future.result() for future in futures]
+        queue.put(None)
+        drain.join()
+    return results
+
+
+def _drain(queue: Any, progress: Progress | None) -> None:
+    while (item := queue.get()) is not None:
+        if progress is not None:
+            progress(*item)
+
+
+# --- in-process loading, for listings ---------------------------------------------------------
 
 
 @dataclass
@@ -27,17 +233,15 @@ class Skipped:
 
 @dataclass
 class Selection:
-    """The implementations of a run: those loaded and those skipped with a reason."""
+    """Implementations loaded in this process, and those skipped with a reason."""
 
     loaded: list[Implementation] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
 
 
-def select(names: Sequence[str] | None) -> Selection:
-    """Load ``names`` (default: every known implementation); missing frameworks are skipped.
-
-    An unknown name raises ``UnknownImplementationError``: that is the user's mistake.
-    """
+def select(names: Iterable[str] | None) -> Selection:
+    """Load ``names`` (default: every known implementation) here, for ``list``; missing
+    frameworks are skipped. Runs never call an implementation here (see ``run``)."""
     selection = Selection()
     for name in names or implementations.known_names():
         try:
@@ -52,36 +256,3 @@ def select(names: Sequence[str] | None) -> Selection:
             selection.loaded.append(impl)
     return selection
 
-
-def run_spec(impls: Iterable[Implementation], cases: Sequence[Case], dtypes: Sequence[str],
-             devices: Sequence[str], *, gradients: bool = True,
-             progress: Progress | None = None, profile: str | None = None,
-             seed: int | None = None) -> list[Record]:
-    """Every spec case on every implementation, dtype and device; with ``profile``, also the
-    generated properties of ``conformance.properties`` in that profile."""
-    runner = Runner(gradients=gradients)
-    records: list[Record] = []
-    for impl in impls:
-        for dtype in dtypes:
-            for device in devices:
-                found = [r for case in cases for r in runner.run_case(impl, case, dtype, device)]
-                _report(impl, found, progress)
-                if profile:
-                    found += _properties(impl, profile, dtype, device, seed, progress)
-                records += found
-    return records
-
-
-def _properties(impl: Implementation, profile: str, dtype: str, device: str, seed: int | None,
-                progress: Progress | None) -> list[Record]:
-    from conformance.properties import run_properties
-
-    found = run_properties(impl, profile=profile, dtype=dtype, device=device, seed=seed)
-    _report(impl, found, progress)
-    return found
-
-
-def _report(impl: Implementation, records: list[Record], progress: Progress | None) -> None:
-    for record in records:
-        if progress:
-            progress(impl.name, record)

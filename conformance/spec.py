@@ -16,8 +16,9 @@ import fnmatch
 import hashlib
 import itertools
 import json
+import math
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -29,7 +30,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 
 from conformance.case import Case, Expect
-from implementations.base import DEFAULT_IGNORE_INDEX, Array
+from implementations.base import DEFAULT_IGNORE_INDEX, REDUCTIONS, Array
 
 __all__ = ["SpecError", "default_spec_path", "load_spec", "schema_path", "spec_hash"]
 
@@ -37,6 +38,7 @@ SPEC_NAME = "cross_entropy.yaml"
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9.-]*$")
 PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 MAX_DEPTH = 32  # deeper nesting is a recursive alias or a mistake
+MAX_GENERATED = 2**28  # elements one generator may make (2 GiB of float64)
 
 Path_ = tuple[str | int, ...]  # a node's address in the document: ("cases", 3, "input")
 
@@ -68,11 +70,16 @@ def spec_hash(path: str | Path | None = None) -> str:
     return hashlib.sha256(Path(path or default_spec_path()).read_bytes()).hexdigest()
 
 
-def load_spec(path: str | Path | None = None) -> list[Case]:
-    """Every case of the spec file, ``vary`` expanded, in file order; raises ``SpecError``."""
+def load_spec(path: str | Path | None = None, *, include: Sequence[str] | None = None,
+              exclude: Sequence[str] | None = None) -> list[Case]:
+    """The cases of the spec file, ``vary`` expanded, in file order; raises ``SpecError``.
+
+    With ``include``/``exclude`` (id globs), only the selected cases' arrays are built: the
+    whole file is still validated, but a large generator of an unselected case costs nothing.
+    """
     doc = _read(Path(path) if path is not None else default_spec_path())
     _validate(doc)
-    return _cases(doc)
+    return _cases(doc, lambda case_id: _selected(case_id, include, exclude))
 
 
 # --- reading: data plus the line of every node ------------------------------------------------
@@ -204,7 +211,13 @@ def _dotted(path: Path_) -> str:
 # --- cases ------------------------------------------------------------------------------------
 
 
-def _cases(doc: _Doc) -> list[Case]:
+def _selected(case_id: str, include: Sequence[str] | None,
+              exclude: Sequence[str] | None) -> bool:
+    return (not include or any(fnmatch.fnmatchcase(case_id, g) for g in include)) and \
+        not any(fnmatch.fnmatchcase(case_id, g) for g in exclude or ())
+
+
+def _cases(doc: _Doc, wanted: Callable[[str], bool]) -> list[Case]:
     cases: list[Case] = []
     first: dict[str, int] = {}
     for index, raw in enumerate(doc.data["cases"]):
@@ -214,7 +227,9 @@ def _cases(doc: _Doc) -> list[Case]:
                 raise doc.error(where, f"duplicate id {fields['id']!r} "
                                        f"(first on line {first[fields['id']]})")
             first[fields["id"]] = doc.line(where)
-            cases.append(_case(doc, index, fields))
+            _check_case(doc, index, fields)
+            if wanted(fields["id"]):
+                cases.append(_case(doc, index, fields))
     return cases
 
 
@@ -244,6 +259,46 @@ def _expand(doc: _Doc, index: int, raw: dict[str, Any]) -> Iterator[dict[str, An
 def _fill(template: str, fields: dict[str, Any]) -> str:
     """The id with each ``{key}`` replaced by the case's value of ``key``."""
     return PLACEHOLDER.sub(lambda match: str(fields[match.group(1)]), template)
+
+
+def _check_case(doc: _Doc, index: int, fields: dict[str, Any]) -> None:
+    """What can be checked without building the arrays: generated sizes, and for a case that
+    expects no error, the arguments torch would refuse (the case would be invalid)."""
+    base: Path_ = ("cases", index)
+    shapes = {key: _declared_shape(fields[key]) for key in ("input", "target", "weight")
+              if fields.get(key) is not None}
+    for key, shape in shapes.items():
+        if isinstance(fields[key], dict) and math.prod(shape) > MAX_GENERATED:
+            raise doc.error((*base, key), f"generates {math.prod(shape):,} elements; the limit "
+                                          f"is {MAX_GENERATED:,}")
+    if "error" in (fields.get("expect") or {}):
+        return
+    reduction = fields.get("reduction", "mean")
+    if reduction not in REDUCTIONS:
+        raise doc.error((*base, "reduction"), f"{reduction!r} is not one of "
+                                              f"{', '.join(REDUCTIONS)} (a case of invalid input "
+                                              "says so with expect: {error: reduction})")
+    if float(fields.get("label_smoothing", 0.0)) > 1.0:
+        raise doc.error((*base, "label_smoothing"), "torch refuses label_smoothing above 1.0 "
+                                                    "(mark the case expect: {error: "
+                                                    "label-smoothing-range})")
+    input_shape = shapes["input"]
+    if "weight" in shapes and input_shape:
+        classes = input_shape[0 if len(input_shape) == 1 else 1]
+        if shapes["weight"] != (classes,):
+            raise doc.error((*base, "weight"), f"has shape {list(shapes['weight'])}; the input "
+                                               f"has {classes} classes (mark the case expect: "
+                                               "{error: weight-shape} if that is the point)")
+
+
+def _declared_shape(value: Any) -> tuple[int, ...]:
+    """The shape of a literal or of what a generator mapping will make."""
+    if isinstance(value, dict):
+        return tuple(value.get("shape") or value.get("probabilities") or ())
+    try:
+        return tuple(np.shape(value))
+    except ValueError:  # ragged: reported with its line when the array is built
+        return ()
 
 
 def _case(doc: _Doc, index: int, fields: dict[str, Any]) -> Case:
@@ -339,6 +394,4 @@ def _probabilities(doc: _Doc, path: Path_, rng: np.random.Generator, shape: tupl
 def select_cases(cases: list[Case], include: Sequence[str] | None,
                  exclude: Sequence[str] | None = None) -> list[Case]:
     """The cases whose id matches a glob of ``include`` (all when empty) and none of ``exclude``."""
-    return [c for c in cases
-            if (not include or any(fnmatch.fnmatchcase(c.id, g) for g in include))
-            and not any(fnmatch.fnmatchcase(c.id, g) for g in exclude or ())]
+    return [c for c in cases if _selected(c.id, include, exclude)]

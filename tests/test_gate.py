@@ -155,7 +155,10 @@ def test_junit_has_failures_for_new_divergences_and_is_deterministic(capsys, tmp
     suite = ET.parse(first).getroot().find("testsuite")
     assert suite is not None
     cases = {c.get("name"): c for c in suite.iter("testcase")}
-    assert len(cases) == 6 == int(suite.get("tests", "0"))
+    # six spec checks, and the run's two records of the calls themselves
+    assert len(cases) == 8 == int(suite.get("tests", "0"))
+    for whole_run in ("all-calls [inputs]", "all-calls [robustness]"):
+        assert len(cases[whole_run]) == 0, f"{whole_run} should pass for WrongSum"
     failure = cases["mini-3x4-sum [value]"].find("failure")
     assert failure is not None
     assert "implementations.load('wrong-sum')" in (failure.text or "")

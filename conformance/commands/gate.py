@@ -1,17 +1,18 @@
 """``ce-conformance gate``: the CI job. Runs the spec (and the derandomized generated properties)
-on one implementation, applies its expectations file, prints what is new, known and fixed, and
-exits 0 when the implementation conforms apart from its listed divergences, 1 otherwise.
+on one implementation in a worker process of its own, applies its expectations file, prints what
+is new, known and fixed, and exits with a status that says which.
 
-Exit status: 0 conforms (apart from listed divergences); 1 a new divergence, or with
-``--strict`` a listed divergence that is fixed or matches nothing; 2 a usage error (unknown
-implementation, framework not installed, malformed expectations file or spec).
+Exit status (``EXIT_STATUS``): 0 conforms (apart from listed divergences); 1 a new divergence,
+or with ``--strict`` a listed divergence that is fixed or matches nothing; 2 a usage error
+(unknown implementation, framework not installed, malformed expectations file or spec);
+3 the implementation crashed or timed out on a check (and no entry lists it), or nothing ran
+(e.g. a device it does not have: a missing device is not a pass).
 The verdict is deterministic: records are sorted, and the ``ci`` profile is derandomized.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 import xml.etree.ElementTree as ET
 from collections import Counter
@@ -19,103 +20,87 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-import implementations
 from conformance import spec
+from conformance.commands.options import add_run_options, plan_from, session_names
 from conformance.expectations import Annotated, ExpectationsError, expectations_for
 from conformance.provenance import provenance
-from conformance.results import Record, document, write_atomic, write_results
-from conformance.session import run_spec
-from implementations.base import ALL_DTYPES, Implementation, NotInstalledError
+from conformance.report.folder import check_writable
+from conformance.results import document, write_atomic, write_results
+from conformance.session import run
+from conformance.vocabulary import FAULT_VERDICTS, Verdict
 
 REPRO_LIMIT = 10  # new divergences whose reproduction snippet is printed in full
 
 
+EXIT_STATUS = {0: "conforms apart from listed divergences", 1: "a new divergence",
+               2: "usage error", 3: "a crash or timeout, or nothing ran"}
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``gate``."""
+    parser.epilog = "exit status: " + "; ".join(f"{k} {v}" for k, v in EXIT_STATUS.items())
     parser.add_argument("--impl", required=True, metavar="NAME",
                         help="the implementation to gate: a registered name or "
                              "package.module:attribute")
     parser.add_argument("--expectations", type=Path, metavar="FILE",
                         help="known divergences (default for a built-in: "
                              "expectations/<name>.yaml; none otherwise)")
-    parser.add_argument("--profile", choices=("ci", "explore"), default="ci",
-                        help="generated-case profile (default ci: derandomized)")
     parser.add_argument("--strict", action="store_true",
                         help="also fail when a listed divergence is fixed or matches nothing")
     parser.add_argument("--junit", type=Path, metavar="FILE", help="write JUnit XML here")
-    parser.add_argument("--dtype", action="append", choices=ALL_DTYPES,
-                        help="dtype to check (repeatable; default: every dtype the "
-                             "implementation declares)")
-    parser.add_argument("--device", action="append", metavar="DEVICE",
-                        help="device to check (repeatable; default: cpu)")
-    parser.add_argument("--seed", type=int, default=None, help="seed for generated cases")
-    parser.add_argument("--spec", type=Path, default=None, help="spec file (default: built in)")
+    add_run_options(parser, default_dtypes="every dtype the implementation declares")
     parser.add_argument("--out", type=Path, metavar="DIR", help="also write DIR/results.json")
-    parser.add_argument("--no-properties", action="store_true",
-                        help="spec cases only: skip the generated properties")
-    parser.add_argument("--no-gradients", action="store_true", help="skip gradient checks")
+    parser.add_argument("--exclude", action="append", metavar="CASE_GLOB",
+                        help="leave out the spec cases whose id matches (repeatable)")
 
 
 def main(args: argparse.Namespace) -> int:
     """Run, judge against the expectations, report; return the exit status."""
     from conformance.cli import CliError
 
-    impl = _load(args.impl, CliError)
+    (name,) = session_names([args.impl])
+    for path in (args.junit, args.out):
+        if path is not None:
+            check_writable(path.parent if path is args.junit else path)
+    spec_path = args.spec or spec.default_spec_path()
+    plan = plan_from(args, spec.load_spec(spec_path, exclude=args.exclude), default_dtypes=())
+    (result,) = run([name], plan, jobs=1)
+    if result.skipped:
+        raise CliError(f"{args.impl} cannot run here: {result.skipped}")
+    described = result.described
+    assert described is not None
     try:
-        expectations = expectations_for(impl.name, args.expectations)
+        expectations = expectations_for(described.name, args.expectations)
     except ExpectationsError as exc:
         raise CliError(str(exc)) from None
-    spec_path = args.spec or spec.default_spec_path()
-    dtypes = args.dtype or list(getattr(impl, "dtypes", ("float64",)))
-    devices = args.device or _default_devices(impl)
-    records = run_spec([impl], spec.load_spec(spec_path), dtypes, devices,
-                       gradients=not args.no_gradients)
-    notes: list[str] = []
-    if not args.no_properties:
-        records += _properties(impl, args, dtypes, devices, notes)
+    missing = [d for d in plan.devices if d not in described.devices]
+    if missing:
+        print(f"gate {described.name}: nothing ran: it has no {', '.join(missing)} device "
+              f"(it has {', '.join(described.devices)}); a missing device is not a pass",
+              file=sys.stderr)
+        return 3
+    records = result.records
     annotated = expectations.annotate(records)
-    status = annotated.exit_status(strict=args.strict)
-    print_summary(annotated, impl.name, dtypes, devices, args.strict, notes, sys.stdout)
+    status = _status(annotated, args.strict)
+    dtypes = sorted({r.dtype for r in records})
+    print_summary(annotated, described.name, dtypes, list(plan.devices), args.strict, [],
+                  sys.stdout)
     if args.junit:
-        write_atomic(args.junit, junit_xml(annotated, impl.name, strict=args.strict))
+        write_atomic(args.junit, junit_xml(annotated, described.name, strict=args.strict))
     if args.out:
-        prov = provenance([impl], spec.spec_hash(spec_path), profile=args.profile,
-                          seed=args.seed, dtypes=dtypes, devices=devices)
+        prov = provenance([described], spec.spec_hash(spec_path), profile=args.profile,
+                          seed=args.seed, dtypes=dtypes, devices=list(plan.devices))
         write_results(args.out / "results.json", document(annotated.records, prov))
     return status
 
 
-def _load(name: str, error: Callable[[str], Exception]) -> Implementation:
-    try:
-        impl = implementations.load(name)
-    except NotInstalledError as exc:
-        raise error(f"{name}: {exc}") from None
-    reason = getattr(impl, "available", lambda: None)()
-    if reason:
-        raise error(f"{name} cannot run here: {reason}")
-    return impl
-
-
-def _default_devices(impl: Implementation) -> list[str]:
-    declared = list(getattr(impl, "devices", ("cpu",)))
-    return ["cpu"] if "cpu" in declared or not declared else declared[:1]
-
-
-def _properties(impl: Implementation, args: argparse.Namespace, dtypes: Sequence[str],
-                devices: Sequence[str], notes: list[str]) -> list[Record]:
-    """The generated properties, when ``conformance.properties`` provides ``run_properties``."""
-    try:
-        run_properties = importlib.import_module("conformance.properties").run_properties
-    except (ImportError, AttributeError):
-        notes.append("generated properties not run: conformance.properties.run_properties "
-                     "is not available")
-        return []
-    records: list[Record] = []
-    for dtype in dtypes:
-        for device in devices:
-            records += run_properties(impl, profile=args.profile, dtype=dtype, device=device,
-                                      seed=args.seed)
-    return records
+def _status(annotated: Annotated, strict: bool) -> int:
+    """3 for an unlisted crash or timeout, or when no check ran; else the expectations' 0/1."""
+    if not any(r.verdict in (Verdict.CONFORMS, Verdict.DIVERGES) for r in annotated.records):
+        return 3
+    if any(r.verdict in FAULT_VERDICTS for r in annotated.new):
+        return 3
+    return annotated.exit_status(strict=strict)
 
 
 # --- the readable summary ---------------------------------------------------------------------
@@ -125,16 +110,18 @@ def print_summary(annotated: Annotated, name: str, dtypes: Sequence[str],
                   devices: Sequence[str], strict: bool, notes: Sequence[str],
                   out: TextIO) -> None:
     """What the gate found, most important first: new divergences, then fixed, then counts."""
-    verdicts = Counter(r.verdict for r in annotated.records)
+    verdicts = Counter(str(r.verdict) for r in annotated.records)
     write = out.write
     write(f"gate {name} ({', '.join(dtypes)}; {', '.join(devices)}): "
           f"{len(annotated.records)} checks: {verdicts['conforms']} conform, "
           f"{len(annotated.new)} new divergences, {len(annotated.known)} known divergences, "
-          f"{verdicts['unsupported']} unsupported\n")
+          f"{verdicts['unsupported']} unsupported, "
+          f"{verdicts['crashed'] + verdicts['timed-out']} crashed or timed out\n")
     for note in notes:
         write(f"note: {note}\n")
     for i, record in enumerate(annotated.new):
-        write(f"\nNEW DIVERGENCE {record.case} [{record.check}, {record.dtype}, "
+        label = "DIVERGENCE" if record.verdict == Verdict.DIVERGES else record.verdict.upper()
+        write(f"\nNEW {label} {record.case} [{record.check}, {record.dtype}, "
               f"{record.device}]: {record.reason}\n")
         if record.exception:
             write(f"  raised {record.exception}\n")
@@ -197,7 +184,8 @@ def junit_xml(annotated: Annotated, name: str, *, strict: bool = False) -> str:
         if id(record) in new:
             counts["failures"] += 1
             failure = ET.SubElement(case, "failure", message=record.reason or "diverges",
-                                    type="divergence")
+                                    type="divergence" if record.verdict == Verdict.DIVERGES
+                                    else str(record.verdict))
             failure.text = "\n".join(x for x in (record.reason, record.exception, record.repro)
                                      if x)
         elif id(record) in known:

@@ -4,20 +4,18 @@
     ce-conformance report reports/latest
     ce-conformance report --merge reports/torch reports/jax reports/cuda --out reports/all
 
-The folder is written atomically: everything is rendered into a temporary folder beside it and
-then moved in, so a failure leaves the previous report untouched.
+The folder is written whole or not at all (``conformance.report.folder``).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import tempfile
 from pathlib import Path
 from typing import Any
 
-from conformance.report import MergeError, merge, problems, render_report
-from conformance.results import write_results
+from conformance.report import MergeError, merge, problems
+from conformance.report.folder import write_folder
 
 DEFAULT_OUT = Path("reports/latest")
 
@@ -66,17 +64,9 @@ def load(path: Path) -> dict[str, Any]:
     return doc  # type: ignore[no-any-return]
 
 
-def write(out: Path, doc: dict[str, Any]) -> list[Path]:
-    """Write ``results.json`` and the rendered files into ``out`` through a temporary folder."""
-    out.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.") as tmp:
-        staged = Path(tmp)
-        write_results(staged / "results.json", doc)
-        render_report(doc, staged)
-        moved = []
-        for path in sorted(staged.iterdir()):
-            moved.append(path.replace(out / path.name))
-    return moved
+def write(out: Path, doc: dict[str, Any]) -> None:
+    """Write ``results.json`` and the rendered files into ``out``, replacing it whole."""
+    write_folder(out, doc)
 
 
 def _error(message: str) -> Exception:

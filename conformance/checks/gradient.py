@@ -1,0 +1,48 @@
+"""``gradient``: d loss.sum() / d input of a valid case agrees with the reference's analytic
+gradient within the tolerance model."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from conformance import tolerance
+from conformance.isolation import Invocation
+from conformance.runner import describe, too_far
+from conformance.vocabulary import Check, Outcome, Verdict
+
+if TYPE_CHECKING:
+    from conformance.case import Case
+    from conformance.results import Record
+    from conformance.runner import Context
+
+
+class GradientCheck:
+    """The gradient against the reference."""
+
+    name = Check.GRADIENT
+    order = 20
+
+    def applies(self, case: Case, context: Context) -> bool:
+        """Valid cases, when the run checks gradients."""
+        return not case.invalid and context.gradients
+
+    def run(self, context: Context, case: Case) -> Record:
+        """Call ``value_and_grad`` and compare the gradient."""
+        reason = context.unsupported(case, gradient=True)
+        if reason:
+            return context.record(case, self.name, Verdict.UNSUPPORTED, reason=reason)
+        exp = context.expected(case)
+        called = context.attempt(case, self.name, "value_and_grad", lambda exc: context.record(
+            case, self.name, Verdict.DIVERGES, outcome=Outcome.RAISES, exception=describe(exc),
+            reason="gradient raised on a valid call"))
+        if not isinstance(called, Invocation):
+            return called
+        _, grad = called.result
+        cmp = tolerance.compare(grad, exp.grad, exp.grad_allowed, context.dtype)
+        return context.record(case, self.name, Verdict.CONFORMS if cmp.ok else Verdict.DIVERGES,
+                              outcome=Outcome.VALUE, error=cmp.as_dict(), expected=exp.grad,
+                              actual=grad,
+                              reason=None if cmp.ok else cmp.mismatch or too_far(cmp))
+
+
+CHECK = GradientCheck()

@@ -1,0 +1,73 @@
+"""``value``: the loss of a valid case agrees with the reference within the tolerance model; a
+value a source quotes must also round to the quote (in float64)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from conformance import tolerance
+from conformance.isolation import Invocation
+from conformance.runner import describe, too_far
+from conformance.vocabulary import Check, Outcome, Verdict
+
+if TYPE_CHECKING:
+    from conformance.case import Case
+    from conformance.results import Record
+    from conformance.runner import Context
+    from implementations.base import Array
+
+
+class ValueCheck:
+    """The loss against the reference."""
+
+    name = Check.VALUE
+    order = 10
+
+    def applies(self, case: Case, context: Context) -> bool:
+        """Valid cases only."""
+        return not case.invalid
+
+    def run(self, context: Context, case: Case) -> Record:
+        """Call, compare, and check the quoted value."""
+        reason = context.unsupported(case)
+        if reason:
+            return context.record(case, self.name, Verdict.UNSUPPORTED, reason=reason)
+        exp = context.expected(case)
+        called = context.attempt(case, self.name, "cross_entropy", lambda exc: context.record(
+            case, self.name, Verdict.DIVERGES, outcome=Outcome.RAISES, exception=describe(exc),
+            expected=exp.value, reason="raised on a valid call"))
+        if not isinstance(called, Invocation):
+            return called
+        value = called.result
+        cmp = tolerance.compare(value, exp.value, exp.value_allowed, context.dtype)
+        cmp, quoted = _check_quote(case, value, context.dtype, cmp)
+        return context.record(case, self.name, Verdict.CONFORMS if cmp.ok else Verdict.DIVERGES,
+                              outcome=Outcome.VALUE, error=cmp.as_dict(), expected=exp.value,
+                              actual=value, reason=None if cmp.ok else
+                              quoted or cmp.mismatch or too_far(cmp))
+
+
+def _check_quote(case: Case, value: Array, dtype: str,
+                 cmp: tolerance.Comparison) -> tuple[tolerance.Comparison, str | None]:
+    """In float64, a value quoted by a source must also round to the quote."""
+    quote = case.expect.value
+    if quote is None or dtype != "float64" or not cmp.ok:
+        return cmp, None
+    a = np.asarray(value, dtype=np.float64)
+    q = np.asarray(quote, dtype=np.float64)
+    half = 0.5 * 10.0 ** -case.expect.decimals if case.expect.decimals is not None else 0.0
+    same_nan = np.array_equal(np.isnan(a), np.isnan(q)) if a.shape == q.shape else False
+    with np.errstate(invalid="ignore"):
+        near = (a == q) | (np.abs(a - q) <= half * (1 + 1e-9)) | np.isnan(q)
+        close = same_nan and bool(np.all(near))
+    if close:
+        return cmp, None
+    failed = tolerance.Comparison(False, cmp.max_abs, cmp.max_rel, cmp.max_ulp,
+                                  cmp.allowed_abs, "does not round to the quoted value")
+    quoted = np.array2string(q, precision=max(case.expect.decimals or 4, 1))
+    return failed, f"does not round to the value the source quotes ({quoted})"
+
+
+CHECK = ValueCheck()

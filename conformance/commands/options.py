@@ -1,0 +1,67 @@
+"""Options that ``run`` and ``gate`` share, and the ``Plan`` they make of them."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from pathlib import Path
+
+import implementations
+from conformance.case import Case
+from conformance.isolation import DEFAULT_TIMEOUT
+from conformance.properties import PROFILES
+from conformance.session import Plan, check_names, default_jobs
+from implementations.base import ALL_DTYPES
+
+
+def _seconds(text: str) -> float:
+    value = float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text} is negative; give seconds, or 0 for no limit")
+    return value
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} must be at least 1")
+    return value
+
+
+def add_run_options(parser: argparse.ArgumentParser, *, default_dtypes: str) -> None:
+    """dtypes, devices, profile, seed, spec, gradients, properties, jobs and time limit."""
+    parser.add_argument("--dtype", action="append", choices=ALL_DTYPES,
+                        help=f"dtype to run in (repeatable; default: {default_dtypes})")
+    parser.add_argument("--device", action="append", metavar="DEVICE",
+                        help="device to run on (repeatable; default: cpu; e.g. cuda)")
+    parser.add_argument("--profile", choices=tuple(PROFILES), default="ci",
+                        help="generated-case profile: ci (derandomized, gated) or explore")
+    parser.add_argument("--seed", type=int, default=None, help="seed for generated cases")
+    parser.add_argument("--max-examples", type=_positive, default=None, metavar="N",
+                        help="examples per generated property (default: the profile's)")
+    parser.add_argument("--spec", type=Path, default=None, help="spec file (default: built in)")
+    parser.add_argument("--no-gradients", action="store_true", help="skip gradient checks")
+    parser.add_argument("--no-properties", action="store_true",
+                        help="run the spec cases only, not the generated properties")
+    parser.add_argument("-j", "--jobs", type=_positive, default=default_jobs(), metavar="N",
+                        help="implementations run side by side, each in its own worker "
+                             "(default: the cores available, %(default)s)")
+    parser.add_argument("--timeout", type=_seconds, default=DEFAULT_TIMEOUT, metavar="SECONDS",
+                        help="time limit per call; a call past it is recorded as timed-out and "
+                             "its worker restarted (default %(default)g; 0: no limit)")
+
+
+def plan_from(args: argparse.Namespace, cases: Sequence[Case], *,
+              default_dtypes: Sequence[str]) -> Plan:
+    """The ``Plan`` the options describe."""
+    return Plan(cases=tuple(cases), dtypes=tuple(args.dtype or default_dtypes),
+                devices=tuple(args.device or ("cpu",)), gradients=not args.no_gradients,
+                profile=None if args.no_properties else args.profile, seed=args.seed,
+                timeout=args.timeout or None, max_examples=args.max_examples)
+
+
+def session_names(requested: Sequence[str] | None) -> list[str]:
+    """The implementations to run (default: every known one), checked before any work."""
+    names = list(dict.fromkeys(requested or implementations.known_names()))
+    check_names(names)
+    return names

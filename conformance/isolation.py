@@ -1,0 +1,386 @@
+"""Isolation: each implementation runs in a worker process of its own, and its faults stay there.
+
+The implementations users bring are the ones that fail hard: a CUDA kernel's device-side assert
+poisons its process, a Triton kernel segfaults or hangs, a memory-saving kernel stores its
+gradient into the logits it was given. So the harness never calls an implementation in its own
+process during a run. ``isolate(name)`` starts a worker (a ``pebble.ProcessPool`` of one process,
+started with *spawn*) that loads the implementation, and returns a proxy that follows the
+contract and forwards every call:
+
+* every call gets arrays of its own (they are pickled into the worker), so nothing the
+  implementation does to them reaches the harness or another implementation; ``invoke`` also
+  compares them after the call with a copy taken before it and reports which were written into;
+* a call that outlives ``timeout`` seconds raises ``TimedOut``; its worker is killed;
+* a worker that dies (an exit, a signal, a CUDA context lost) raises ``Crashed`` naming the exit
+  code or signal; the pool starts a fresh worker (which loads the implementation again), so the
+  run goes on;
+* a return value that is not a numeric array (``None``, a string, a dict) raises ``BadReturn``.
+
+``invoke(impl, method, arguments)`` is the one way the harness calls an implementation: in the
+worker for a proxy, in-process for any other object (the meta tests use plain objects).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import signal
+from collections.abc import Mapping
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pebble
+
+import implementations
+from implementations._dtypes import is_floating
+from implementations.base import (
+    Array,
+    Call,
+    NotInstalledError,
+    UnknownImplementationError,
+    Unsupported,
+)
+
+__all__ = ["BadReturn", "Crashed", "Fault", "Invocation", "RemoteError", "TimedOut",
+           "invoke", "isolate"]
+
+DEFAULT_TIMEOUT = 300.0  # seconds per call: generous (a first JAX or TF call compiles)
+ARRAY_ARGUMENTS = ("input", "target", "weight")
+CUDA_FATAL = ("device-side assert", "CUDA error: an illegal", "cudaErrorLaunchFailure",
+              "CUDA error: unspecified launch failure")
+
+
+class Fault(Exception):
+    """The implementation's process failed, not the call: the check becomes a fault record."""
+
+    verdict = "crashed"
+
+
+class Crashed(Fault):
+    """The worker died during the call (``str``: the exit code or signal)."""
+
+    def __init__(self, exitcode: int | None, detail: str = "") -> None:
+        self.exitcode = exitcode
+        super().__init__(_exit_description(exitcode) + (f" ({detail})" if detail else ""))
+
+
+class TimedOut(Fault):
+    """The call ran past the time limit; its worker was killed and restarted."""
+
+    verdict = "timed-out"
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        super().__init__(f"no result within {seconds:g} s (--timeout); the worker was killed")
+
+
+class BadReturn(TypeError):
+    """The implementation returned something that is not a numeric array."""
+
+
+class RemoteError(Exception):
+    """An exception the implementation raised in its worker, with its type's name kept."""
+
+    def __init__(self, type_name: str, message: str) -> None:
+        self.type_name = type_name
+        super().__init__(message)
+
+
+def _exit_description(exitcode: int | None) -> str:
+    if exitcode is None:
+        return "the worker died"
+    if exitcode < 0:
+        try:
+            return f"killed by signal {signal.Signals(-exitcode).name}"
+        except ValueError:
+            return f"killed by signal {-exitcode}"
+    return f"exited with status {exitcode}"
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """What a call returned (the loss, or ``(loss, grad)``) and which inputs it wrote into."""
+
+    result: Any
+    mutated: tuple[str, ...] = ()
+
+
+# --- the call itself, the same in a worker and in-process -------------------------------------
+
+
+def _snapshot(arguments: Mapping[str, Any]) -> dict[str, Array]:
+    return {k: np.array(arguments[k], copy=True) for k in ARRAY_ARGUMENTS
+            if arguments.get(k) is not None}
+
+
+def _changed(before: Mapping[str, Array], arguments: Mapping[str, Any]) -> tuple[str, ...]:
+    changed = []
+    for key, old in before.items():
+        new = np.asarray(arguments[key])
+        same = new.shape == old.shape and new.dtype == old.dtype and np.array_equal(
+            new, old, equal_nan=is_floating(old.dtype))
+        if not same:
+            changed.append(key)
+    return tuple(changed)
+
+
+def _as_array(value: Any, what: str) -> Array:
+    if value is None or isinstance(value, str | bytes | dict):
+        raise BadReturn(f"{what} returned {type(value).__name__}, not an array")
+    try:
+        array = np.asarray(value)
+    except Exception as exc:
+        raise BadReturn(f"{what} returned {type(value).__name__}, not an array ({exc})") from None
+    if not (is_floating(array.dtype) or array.dtype.kind in "iub"):
+        raise BadReturn(f"{what} returned {type(value).__name__} of dtype {array.dtype}, "
+                        "not a numeric array")
+    return np.array(array, copy=True)
+
+
+def _checked_result(method: str, result: Any) -> Any:
+    if method == "cross_entropy":
+        return _as_array(result, "cross_entropy")
+    if not isinstance(result, tuple | list) or len(result) != 2:
+        raise BadReturn(f"value_and_grad returned {type(result).__name__}, not (loss, grad)")
+    return (_as_array(result[0], "value_and_grad's loss"),
+            _as_array(result[1], "value_and_grad's gradient"))
+
+
+def call_in_process(impl: Any, method: str, arguments: Mapping[str, Any]) -> Invocation:
+    """Call ``impl.method(**arguments)`` on copies of the arrays; report what it wrote into."""
+    own = {k: (np.array(v, copy=True) if k in ARRAY_ARGUMENTS and v is not None else v)
+           for k, v in arguments.items()}
+    before = _snapshot(own)
+    try:
+        result = getattr(impl, method)(**own)
+    except BaseException as exc:
+        mutated = _changed(before, own)
+        if mutated:
+            exc.add_note(f"ce-conformance: the call wrote into its {', '.join(mutated)}")
+            exc.ce_mutated = mutated  # type: ignore[attr-defined]
+        raise
+    return Invocation(_checked_result(method, result), _changed(before, own))
+
+
+def invoke(impl: Any, method: str, arguments: Mapping[str, Any]) -> Invocation:
+    """Call ``method`` of ``impl`` (a proxy forwards it to its worker)."""
+    if isinstance(impl, IsolatedImplementation):
+        return impl.invoke(method, arguments)
+    return call_in_process(impl, method, arguments)
+
+
+def mutated_by(exc: BaseException) -> tuple[str, ...]:
+    """The inputs a call that raised ``exc`` wrote into."""
+    return tuple(getattr(exc, "ce_mutated", ()))
+
+
+# --- the worker's side ------------------------------------------------------------------------
+
+_WORKER: dict[str, Any] = {}  # the implementation this worker process serves
+
+
+@dataclass(frozen=True)
+class _Description:
+    name: str
+    dtypes: tuple[str, ...]
+    devices: tuple[str, ...]
+    versions: dict[str, str]
+    has_gradient: bool
+    unavailable: str | None
+    load_error: tuple[str, str] | None = None  # (exception type, message)
+
+
+def _initialize(name: str) -> None:
+    """Load the implementation once per worker; a loading error is kept for ``_describe``."""
+    _WORKER.clear()
+    try:
+        _WORKER["impl"] = implementations.load(name)
+    except (NotInstalledError, UnknownImplementationError) as exc:
+        _WORKER["error"] = (type(exc).__name__, str(exc))
+    except Exception as exc:
+        _WORKER["error"] = ("UnknownImplementationError",
+                            f"{name!r} failed to load: {type(exc).__name__}: {exc}")
+
+
+def _describe() -> _Description:
+    if "error" in _WORKER:
+        return _Description("", (), (), {}, False, None, _WORKER["error"])
+    impl = _WORKER["impl"]
+    available = getattr(impl, "available", None)
+    versions = getattr(impl, "versions", None)
+    return _Description(
+        name=str(impl.name),
+        dtypes=tuple(getattr(impl, "dtypes", ("float64",))),
+        devices=tuple(getattr(impl, "devices", ("cpu",))),
+        versions=dict(versions()) if versions else {},
+        has_gradient=hasattr(impl, "value_and_grad"),
+        unavailable=available() if available else None,
+    )
+
+
+def _supports(call: Call) -> str | None:
+    supports = getattr(_WORKER["impl"], "supports", None)
+    return supports(call) if supports is not None else None
+
+
+@dataclass(frozen=True)
+class _Raised:
+    """An exception raised in the worker, as plain data (any exception pickles as this)."""
+
+    type_name: str
+    message: str
+    mutated: tuple[str, ...]
+    fatal: bool  # the process's CUDA context is lost: the worker must be replaced
+
+    def error(self) -> RemoteError:
+        error = RemoteError(self.type_name, self.message)
+        error.ce_mutated = self.mutated  # type: ignore[attr-defined]
+        return error
+
+
+def _invoke_in_worker(method: str, arguments: dict[str, Any]) -> Invocation | _Raised:
+    try:
+        return call_in_process(_WORKER["impl"], method, arguments)
+    except Exception as exc:
+        return _Raised(type(exc).__name__, str(exc), mutated_by(exc),
+                       any(marker in str(exc) for marker in CUDA_FATAL))
+
+
+def _exit_worker() -> None:
+    os._exit(0)
+
+
+# --- the harness's side -----------------------------------------------------------------------
+
+
+class _Worker:
+    """A pool of one spawned process serving one implementation (restarted when it dies)."""
+
+    def __init__(self, name: str, timeout: float | None) -> None:
+        self.timeout = timeout if timeout else None
+        self._pool = pebble.ProcessPool(max_workers=1, initializer=_initialize, initargs=(name,),
+                                        context=multiprocessing.get_context("spawn"))
+
+    def submit(self, function: Any, *args: Any) -> Any:
+        """``function(*args)`` in the worker; a dead or late worker raises a ``Fault``."""
+        future = self._pool.schedule(function, args, timeout=self.timeout)
+        try:
+            return future.result()
+        except FutureTimeout:
+            raise TimedOut(self.timeout or 0.0) from None
+        except pebble.ProcessExpired as exc:
+            raise Crashed(exc.exitcode) from None
+
+    def restart(self) -> None:
+        """End the worker (its state is lost, e.g. a CUDA context); the pool starts another."""
+        with contextlib.suppress(Crashed):
+            self.submit(_exit_worker)
+
+    def close(self) -> None:
+        """Stop the worker process."""
+        self._pool.stop()  # type: ignore[no-untyped-call]
+        self._pool.join()
+
+
+def _arguments(input: Array, target: Array, weight: Array | None, ignore_index: int,
+               reduction: str, label_smoothing: float, dtype: str,
+               device: str) -> dict[str, Any]:
+    return {"input": input, "target": target, "weight": weight, "ignore_index": ignore_index,
+            "reduction": reduction, "label_smoothing": label_smoothing, "dtype": dtype,
+            "device": device}
+
+
+class IsolatedImplementation:
+    """The contract, forwarded to a worker process (see the module docstring)."""
+
+    has_gradient = False
+
+    def __init__(self, worker: _Worker, info: _Description) -> None:
+        self._worker = worker
+        self.name = info.name
+        self.dtypes = info.dtypes
+        self.devices = info.devices
+        self._versions = info.versions
+        self._unavailable = info.unavailable
+        self._supports: dict[Call, str | None] = {}
+
+    def available(self) -> str | None:
+        """Why the implementation cannot run here, or ``None``."""
+        return self._unavailable
+
+    def versions(self) -> dict[str, str]:
+        """The versions the worker reported."""
+        return dict(self._versions)
+
+    def supports(self, call: Call) -> str | None:
+        """The implementation's own ``supports``, asked once per distinct call."""
+        if call not in self._supports:
+            self._supports[call] = self._worker.submit(_supports, call)
+        return self._supports[call]
+
+    def invoke(self, method: str, arguments: Mapping[str, Any]) -> Invocation:
+        """Run one call in the worker; raise what it raised (``RemoteError``) or a ``Fault``."""
+        outcome = self._worker.submit(_invoke_in_worker, method, dict(arguments))
+        if isinstance(outcome, _Raised):
+            if outcome.fatal:
+                self._worker.restart()
+                raise Crashed(None, f"CUDA context lost: {outcome.message}")
+            if outcome.type_name == Unsupported.__name__:
+                raise Unsupported(outcome.message)
+            raise outcome.error()
+        assert isinstance(outcome, Invocation)
+        return outcome
+
+    def cross_entropy(self, input: Array, target: Array, weight: Array | None = None,
+                      ignore_index: int = -100, reduction: str = "mean",
+                      label_smoothing: float = 0.0, *, dtype: str = "float64",
+                      device: str = "cpu") -> Array:
+        """The implementation's loss, computed in its worker."""
+        arguments = _arguments(input, target, weight, ignore_index, reduction, label_smoothing,
+                               dtype, device)
+        result: Array = self.invoke("cross_entropy", arguments).result
+        return result
+
+    def close(self) -> None:
+        """Stop the worker process."""
+        self._worker.close()
+
+
+class IsolatedGradImplementation(IsolatedImplementation):
+    """A proxy for an implementation that has ``value_and_grad``."""
+
+    has_gradient = True
+
+    def value_and_grad(self, input: Array, target: Array, weight: Array | None = None,
+                       ignore_index: int = -100, reduction: str = "mean",
+                       label_smoothing: float = 0.0, *, dtype: str = "float64",
+                       device: str = "cpu") -> tuple[Array, Array]:
+        """The implementation's loss and gradient, computed in its worker."""
+        arguments = _arguments(input, target, weight, ignore_index, reduction, label_smoothing,
+                               dtype, device)
+        loss, grad = self.invoke("value_and_grad", arguments).result
+        return loss, grad
+
+
+def isolate(name: str, *, timeout: float | None = DEFAULT_TIMEOUT) -> IsolatedImplementation:
+    """A proxy for implementation ``name`` running in a worker process of its own.
+
+    Raises ``UnknownImplementationError`` or ``NotInstalledError`` as ``implementations.load``
+    does, and ``Crashed``/``TimedOut`` when the worker cannot even start.
+    """
+    worker = _Worker(name, timeout)
+    try:
+        info: _Description = worker.submit(_describe)
+    except Fault:
+        worker.close()
+        raise
+    if info.load_error is not None:
+        worker.close()
+        kind, message = info.load_error
+        raise (NotInstalledError if kind == "NotInstalledError" else
+               UnknownImplementationError)(message)
+    proxy = IsolatedGradImplementation if info.has_gradient else IsolatedImplementation
+    return proxy(worker, info)

@@ -1,0 +1,121 @@
+"""The words results are made of: checks, verdicts, outcomes, origins, invalid-input kinds and
+features. Every module that writes or reads a record takes its words from here, and a test holds
+them equal to the JSON schemas (``conformance/results.schema.json``, ``spec/schema.json``).
+
+The enumerations are ``StrEnum``: a member *is* its string, so records compare, sort, hash and
+serialize as plain text, and a record read back from ``results.json`` turns into members again.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+__all__ = [
+    "FAULT_VERDICTS",
+    "FEATURES",
+    "INVALID_KINDS",
+    "PROPERTY_PREFIX",
+    "Check",
+    "Origin",
+    "Outcome",
+    "Verdict",
+    "is_check",
+    "property_check",
+]
+
+
+class Verdict(StrEnum):
+    """What a check concluded about an implementation."""
+
+    CONFORMS = "conforms"
+    DIVERGES = "diverges"
+    UNSUPPORTED = "unsupported"  # the implementation declares it cannot express the call
+    NOT_RUN = "not-run"
+    CRASHED = "crashed"  # its worker process died during the check
+    TIMED_OUT = "timed-out"  # the call ran past --timeout; its worker was killed
+
+
+FAULT_VERDICTS = (Verdict.CRASHED, Verdict.TIMED_OUT)
+
+
+class Outcome(StrEnum):
+    """What the implementation did on the call a record is about."""
+
+    VALUE = "value"  # returned a value (compared with the reference)
+    RAISES = "raises"
+    NAN = "nan"  # returned NaN/inf for an invalid call
+    SILENT = "silent"  # returned a finite number for an invalid call
+    BAD_RETURN = "bad-return"  # returned something that is not a numeric array
+    WRITES_INPUT = "writes-input"  # wrote into an array it was given
+    CRASH = "crash"
+    TIMEOUT = "timeout"
+
+
+class Origin(StrEnum):
+    """Where a record's case came from."""
+
+    SPEC = "spec"
+    GENERATED = "generated"
+
+
+class Check(StrEnum):
+    """The checks of a spec case (generated properties are ``property:<name>``)."""
+
+    VALUE = "value"
+    GRADIENT = "gradient"
+    INVALID = "invalid"
+    INPUTS = "inputs"  # the arrays handed to the implementation stay unchanged
+    ROBUSTNESS = "robustness"  # no call crashed, timed out or returned a non-array
+
+
+PROPERTY_PREFIX = "property:"
+
+
+def property_check(name: str) -> str:
+    """The check name of generated property ``name``."""
+    return f"{PROPERTY_PREFIX}{name}"
+
+
+def is_check(name: str) -> bool:
+    """Whether ``name`` is a check a record can carry."""
+    return name in Check.__members__.values() or (
+        name.startswith(PROPERTY_PREFIX) and len(name) > len(PROPERTY_PREFIX))
+
+
+#: Kinds of invalid input: ``expect.error`` in the spec, and the invalid-input generators.
+INVALID_KINDS: tuple[str, ...] = (
+    "target-out-of-range",
+    "negative-target",
+    "shape-mismatch",
+    "weight-shape",
+    "ignore-index-with-probabilities",
+    "label-smoothing-range",
+    "target-dtype",
+    "reduction",
+    "input-dtype",
+)
+
+#: Matrix rows, in display order, with their titles.
+FEATURES: dict[str, str] = {
+    "indices": "class-index targets",
+    "probabilities": "class-probability targets",
+    "weight": "weight",
+    "ignore-index": "ignore_index",
+    "label-smoothing": "label_smoothing",
+    "smoothing+weight+ignore-index": "label_smoothing + weight + ignore_index",
+    "reduction-none": "reduction='none'",
+    "reduction-mean": "reduction='mean'",
+    "reduction-sum": "reduction='sum'",
+    "k-dim": "K-dim input (N, C, d1, ...)",
+    "no-batch": "no-batch input (C,)",
+    "empty": "empty tensors",
+    "all-ignored": "all targets ignored",
+    "dtype-float16": "float16",
+    "dtype-bfloat16": "bfloat16",
+    "dtype-float32": "float32",
+    "dtype-float64": "float64",
+    "gradients": "gradients",
+    "invalid-input": "invalid-input handling",
+    "inputs-unchanged": "leaves its inputs unchanged",
+    "robustness": "no crash, no hang, arrays returned",
+}
