@@ -1,0 +1,162 @@
+"""ce-conformance plugin: Apple's Cut Cross-Entropy, under the name ``cut-cross-entropy``.
+
+``cut_cross_entropy.linear_cross_entropy(e, c, targets)`` computes
+``F.cross_entropy(e @ c.T, targets)`` without materialising the logits
+(``cut_cross_entropy/doc.py``). The harness hands us logits, so the adapter feeds them through
+an identity classifier: ``e`` is the logits with the class axis last (``(N, C)`` as is;
+``(N, C, d1, ...)`` moved to ``(N, d1, ..., C)``, the ``(..., D)`` layout CCE takes) and
+``c = torch.eye(C)`` in the same dtype, so ``e @ c.T`` is ``e`` exactly for finite logits
+(products with 0 and 1 are exact, accumulated in float32). That costs a C x C identity
+(C**2 elements) and an M x C x C matmul, so ``supports`` refuses C above ``MAX_CLASSES``.
+An infinite logit is *not* reproduced: 0 x inf = NaN in the matmul (IEEE 754), so the whole
+row becomes NaN; that is the wrapper's, not CCE's, and is listed in expectations.yaml.
+
+The call is the users' one: ``linear_cross_entropy(e, c, targets, ignore_index=...,
+reduction=...)``, everything else at its default (``impl="cce"`` on Linux, ``shift=False``,
+``softcap=None``, ``filter_eps="high"``, which skips gradient entries below
+``finfo(dtype).eps / 32``: ``cut_cross_entropy/utils.py:10-25``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from importlib import metadata
+from typing import Any
+
+import numpy as np
+
+from implementations.base import ALL_DTYPES, DEFAULT_IGNORE_INDEX, Call, Unsupported
+
+__all__ = ["CutCrossEntropyImplementation"]
+
+MAX_CLASSES = 16384  # the identity classifier: 16384**2 half-precision elements are 512 MiB
+
+
+class CutCrossEntropyImplementation:
+    """``cut-cross-entropy``: ``linear_cross_entropy`` (Triton, ``impl="cce"``) on CUDA."""
+
+    name = "cut-cross-entropy"
+    dtypes = ALL_DTYPES
+
+    def available(self) -> str | None:
+        """``None`` when torch sees CUDA and cut_cross_entropy (with Triton) imports."""
+        try:
+            import torch
+        except ImportError as exc:
+            return f"not installed: pip install torch ({exc})"
+        if not torch.cuda.is_available():
+            return "needs CUDA: torch sees no GPU (CCE's Triton kernels run on CUDA)"
+        try:
+            import triton  # noqa: F401
+            from cut_cross_entropy import linear_cross_entropy  # noqa: F401
+        except ImportError as exc:
+            return f"not installed: pip install cut-cross-entropy triton ({exc})"
+        return None
+
+    @property
+    def devices(self) -> tuple[str, ...]:
+        """``cuda`` when usable, else none."""
+        return ("cuda",) if self.available() is None else ()
+
+    def versions(self) -> dict[str, str]:
+        """cut-cross-entropy, triton and torch versions (those installed)."""
+        found = {}
+        for package in ("cut-cross-entropy", "triton", "torch"):
+            with contextlib.suppress(metadata.PackageNotFoundError):
+                found[package] = metadata.version(package)
+        return found
+
+    def supports(self, call: Any) -> str | None:
+        """What ``linear_cross_entropy`` (or the identity wrapper) cannot express."""
+        if call.device != "cuda":
+            return "CCE's Triton kernels run on CUDA only"
+        if call.target_kind == "probabilities":
+            return "class indices only (linear_cross_entropy.py:29-39: targets have e's shape[:-1])"
+        if call.has_weight:
+            return "no class weights (linear_cross_entropy.py:29-39 has no weight argument)"
+        if call.label_smoothing != 0.0:
+            return "no label smoothing (linear_cross_entropy.py:29-39 has no such argument)"
+        if len(call.input_shape) < 2:
+            return "no unbatched input: cce.py:165 flattens e with flatten(0, -2), which needs 2-D"
+        if call.dtype == "float64":
+            return ("no float64: the log-sum-exp and the loss are float32 (cce_lse_forward.py:168, "
+                    "indexed_dot.py:101) and the backward takes bf16/fp16 (cce_backward.py:259)")
+        if call.gradient and call.dtype == "float32":
+            return "no float32 gradient: the backward asserts bf16/fp16 embeddings " \
+                   "(cce_backward.py:259-262)"
+        if call.input_shape[1] > MAX_CLASSES:
+            return f"C > {MAX_CLASSES}: the identity classifier would take C**2 elements"
+        return None
+
+    def cross_entropy(self, input: Any, target: Any, weight: Any = None,
+                      ignore_index: int = DEFAULT_IGNORE_INDEX, reduction: str = "mean",
+                      label_smoothing: float = 0.0, *, dtype: str = "float16",
+                      device: str = "cuda") -> np.ndarray:
+        """``linear_cross_entropy`` through the identity classifier."""
+        return self._run(input, target, weight, ignore_index, reduction, label_smoothing,
+                         dtype, device, grad=False)[0]
+
+    def value_and_grad(self, input: Any, target: Any, weight: Any = None,
+                       ignore_index: int = DEFAULT_IGNORE_INDEX, reduction: str = "mean",
+                       label_smoothing: float = 0.0, *, dtype: str = "float16",
+                       device: str = "cuda") -> tuple[np.ndarray, np.ndarray]:
+        """The loss and d loss.sum() / d input through CCE's autograd function."""
+        loss, grad = self._run(input, target, weight, ignore_index, reduction, label_smoothing,
+                               dtype, device, grad=True)
+        assert grad is not None
+        return loss, grad
+
+    def torch_loss(self, x: Any, target: Any, ignore_index: int = DEFAULT_IGNORE_INDEX,
+                   reduction: str = "mean") -> Any:
+        """The loss of logits ``x`` (class axis 1, as torch) on torch tensors, differentiable
+        in ``x``. The composition check calls this."""
+        import torch
+        from cut_cross_entropy import linear_cross_entropy
+
+        e = x if x.dim() == 2 else x.movedim(1, -1)  # (N, C, d...) -> (N, d..., C)
+        classifier = torch.eye(x.shape[1], dtype=x.dtype, device=x.device)
+        return linear_cross_entropy(e, classifier, target, ignore_index=int(ignore_index),
+                                    reduction=reduction)
+
+    def _run(self, input: Any, target: Any, weight: Any, ignore_index: int, reduction: str,
+             label_smoothing: float, dtype: str, device: str,
+             grad: bool) -> tuple[np.ndarray, np.ndarray | None]:
+        call = Call.of(input, target, weight, ignore_index, reduction, label_smoothing,
+                       dtype=dtype, device=device, gradient=grad)
+        reason = self.supports(call)
+        if reason:
+            raise Unsupported(reason)
+        if (missing := self.available()) is not None:
+            raise RuntimeError(missing)
+        import torch
+
+        x = _tensor(input, dtype, device).requires_grad_(grad)
+        loss = self.torch_loss(x, _tensor(target, dtype, device), ignore_index, reduction)
+        if not grad:
+            return _numpy(loss), None
+        (g,) = torch.autograd.grad(loss.sum(), [x])
+        return _numpy(loss), _numpy(g)
+
+
+def _tensor(array: Any, dtype: str, device: str) -> Any:
+    """A torch tensor of ``array``: floating arrays in ``dtype``, integers keep their type."""
+    import torch
+
+    array = np.asarray(array)
+    floating = array.dtype.kind == "f"
+    tensor = torch.from_numpy(np.array(array, dtype=np.float64 if floating else array.dtype))
+    if floating:
+        tensor = tensor.to(getattr(torch, dtype))
+    return tensor.to(device)
+
+
+def _numpy(tensor: Any) -> np.ndarray:
+    """A NumPy array in the tensor's own dtype (CCE returns float32 losses for half input)."""
+    import torch
+
+    tensor = tensor.detach().cpu()
+    if tensor.dtype == torch.bfloat16:
+        import ml_dtypes
+
+        return np.asarray(tensor.to(torch.float32).numpy().astype(ml_dtypes.bfloat16))
+    return np.asarray(tensor.numpy())
