@@ -33,6 +33,8 @@ means no known divergences); a plugin passes its own with ``--expectations``.
 from __future__ import annotations
 
 import fnmatch
+import hashlib
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -286,7 +288,16 @@ def default_expectations_path(name: str) -> Path:
     package = Path(__file__).resolve().parent
     in_repo = package.parent / "expectations"
     folder = in_repo if in_repo.is_dir() else package / "_expectations"
-    return folder / f"{name}.yaml"
+    return folder / f"{file_stem(name)}.yaml"
+
+
+def file_stem(name: str) -> str:
+    """``name`` as a file name: unchanged when it is short and plain (``jax.optax``), else its
+    plain characters, shortened, and a hash of the whole name."""
+    if len(name) <= 80 and re.fullmatch(r"[A-Za-z0-9._-]+", name) and not name.startswith("."):
+        return name
+    plain = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip(".-")[:60] or "implementation"
+    return f"{plain}-{hashlib.sha256(name.encode()).hexdigest()[:10]}"
 
 
 def expectations_for(name: str, path: str | Path | None = None) -> Expectations:

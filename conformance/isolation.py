@@ -235,17 +235,31 @@ class _Raised:
     mutated: tuple[str, ...]
     fatal: bool  # the process's CUDA context is lost: the worker must be replaced
 
-    def error(self) -> RemoteError:
-        error = RemoteError(self.type_name, self.message)
+    def error(self) -> Exception:
+        """The exception to raise in the harness: the contract's own types stay themselves."""
+        error: Exception
+        if self.type_name == "ce:BadReturn":
+            error = BadReturn(self.message)
+        elif self.type_name == "ce:Unsupported":
+            error = Unsupported(self.message)
+        else:
+            error = RemoteError(self.type_name, self.message)
         error.ce_mutated = self.mutated  # type: ignore[attr-defined]
         return error
+
+
+def _type_name(exc: Exception) -> str:
+    for own in (BadReturn, Unsupported):
+        if isinstance(exc, own):
+            return f"ce:{own.__name__}"
+    return type(exc).__name__
 
 
 def _invoke_in_worker(method: str, arguments: dict[str, Any]) -> Invocation | _Raised:
     try:
         return call_in_process(_WORKER["impl"], method, arguments)
     except Exception as exc:
-        return _Raised(type(exc).__name__, str(exc), mutated_by(exc),
+        return _Raised(_type_name(exc), str(exc), mutated_by(exc),
                        any(marker in str(exc) for marker in CUDA_FATAL))
 
 
@@ -328,8 +342,6 @@ class IsolatedImplementation:
             if outcome.fatal:
                 self._worker.restart()
                 raise Crashed(None, f"CUDA context lost: {outcome.message}")
-            if outcome.type_name == Unsupported.__name__:
-                raise Unsupported(outcome.message)
             raise outcome.error()
         assert isinstance(outcome, Invocation)
         return outcome

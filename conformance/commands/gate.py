@@ -38,7 +38,8 @@ EXIT_STATUS = {0: "conforms apart from listed divergences", 1: "a new divergence
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``gate``."""
-    parser.epilog = "exit status: " + "; ".join(f"{k} {v}" for k, v in EXIT_STATUS.items())
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = "exit status:\n" + "\n".join(f"  {k} {v}" for k, v in EXIT_STATUS.items())
     parser.add_argument("--impl", required=True, metavar="NAME",
                         help="the implementation to gate: a registered name or "
                              "package.module:attribute")

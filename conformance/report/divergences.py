@@ -18,6 +18,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from conformance.expectations import FINDINGS
 from conformance.report.values import number
 from conformance.results import Record
 
@@ -132,7 +133,7 @@ def group(records: Iterable[Record]) -> list[Group]:
     """The diverging records grouped by cause: new ones before known ones, then by name."""
     found: dict[GroupKey, list[Record]] = defaultdict(list)
     for record in records:
-        if record.verdict == "diverges":
+        if record.verdict in FINDINGS:
             found[_key(record)].append(record)
     groups = [Group(anchor(key), key[0], key[1], key[2], key[3], key[5] or None,
                     tuple(sorted(members, key=_size_order)))

@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from conformance.expectations import FINDINGS
 from conformance.features import FEATURES
 from conformance.report.divergences import record_ulp, severity
 from conformance.report.values import fmt, jsonable, shorten
@@ -25,7 +26,9 @@ from conformance.results import Record
 
 Status = Literal["conforms", "diverges", "unsupported", "not-run"]
 STATUSES: tuple[Status, ...] = ("conforms", "diverges", "unsupported", "not-run")
-_OUTCOMES = {"raises": "raises", "nan": "returns NaN/inf", "silent": "returns a finite number"}
+_OUTCOMES = {"raises": "raises", "nan": "returns NaN/inf", "silent": "returns a finite number",
+             "crash": "crashed", "timeout": "timed out", "bad-return": "returns no array",
+             "writes-input": "writes into its input"}
 RecordKey = tuple[str, str, str, str, str]
 
 
@@ -142,7 +145,7 @@ def cell(records: list[Record], skipped: str | None,
     ran = [r for r in records if r.verdict != "not-run"]
     if not ran:
         return Cell("not-run", skipped or "no check covers it")
-    diverging = [r for r in ran if r.verdict == "diverges"]
+    diverging = [r for r in ran if r.verdict in FINDINGS]
     if diverging:
         return _diverges(diverging, len(ran), anchors)
     unsupported = [r for r in ran if r.verdict == "unsupported"]
