@@ -29,7 +29,7 @@ import implementations
 from conformance.case import Case
 from implementations import frameworks, reference, registry
 from implementations._dtypes import numpy_dtype
-from implementations.base import Call, Unsupported
+from implementations.base import Call, Unsupported, available_reason, devices_of
 
 PORTS = ("jax", "tensorflow")
 NATIVES = ("jax.optax", "tensorflow.nn", "keras")
@@ -267,8 +267,8 @@ def test_provenance(impl: Any) -> None:
     versions = impl.versions()
     assert versions
     assert all(isinstance(v, str) for v in versions.values())
-    assert "cpu" in impl.devices
-    assert getattr(impl, "available", lambda: None)() is None
+    assert "cpu" in devices_of(impl)
+    assert available_reason(impl) is None
 
 
 # --- torch and the registry --------------------------------------------------------------------
