@@ -1,54 +1,55 @@
-"""Nox sessions: one virtualenv per backend, so that running one never needs the others.
+"""Nox sessions: one virtualenv per backend group, so that running one never needs the others.
 
-    nox -s reference torch        # run the suite on those backends -> reports/nox/<session>/
-    nox -s matrix                 # every backend, then one merged report in reports/latest/
-    nox -s "gate(impl='torch')"   # pass/fail one implementation against its expectations
-    nox -s tests lint typecheck   # the harness itself
+    nox -s "backend(torch)" "backend(jax)"  # the suite on those groups: reports/nox/<group>/
+    nox -s backend                          # every group (the example plugins' too)
+    nox -s matrix                           # every published group, then one merged report
+    nox -s "gate(impl='torch')"             # pass/fail one implementation on its expectations
+    nox -s tests lint typecheck             # the harness itself
 
+The groups, their implementations, extras and plugins come from ``implementations/registry.py``
+(read here without importing the project, which nox's own environment does not have).
 Framework versions are pinned by ``constraints/ci.txt`` (passed to every install with ``-c``);
 set ``CE_CONFORMANCE_CONSTRAINTS=/path/to/file`` to use other pins, or set it empty for none.
-Arguments after ``--`` go to the command a session runs (``nox -s torch -- --dtype float32``).
+Arguments after ``--`` go to the command a session runs (``nox -s "backend(torch)" --
+--dtype float32``).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
-from dataclasses import dataclass
+import sys
 from pathlib import Path
+from types import ModuleType
 
 import nox
 
 nox.needs_version = ">=2024.4.15"
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.reuse_venv = "yes"
-nox.options.sessions = ["reference", "tests", "lint"]
+nox.options.sessions = ["backend(reference)", "tests", "lint"]
 
 ROOT = Path(__file__).resolve().parent
 REPORTS = Path("reports/nox")
 CONSTRAINTS = ROOT / "constraints" / "ci.txt"
 
 
-@dataclass(frozen=True)
-class Backend:
-    """What a backend session installs and which implementations it runs."""
+def _load_registry() -> ModuleType:
+    """``implementations/registry.py`` as a standalone module (it needs only the stdlib)."""
+    spec = importlib.util.spec_from_file_location("_ce_registry",
+                                                  ROOT / "implementations" / "registry.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while being created
+    spec.loader.exec_module(module)
+    return module
 
-    impls: tuple[str, ...]
-    extra: str | None = None  # the ce-conformance extra that holds its frameworks
-    plugin: str | None = None  # a folder under examples/, installed (non-editable) alongside
-    expectations: str | None = None  # a plugin's expectations file, for ``gate``
 
-
-BACKENDS: dict[str, Backend] = {
-    "reference": Backend(("reference",)),
-    "torch": Backend(("torch",), extra="torch"),
-    "jax": Backend(("jax", "jax.optax"), extra="jax"),
-    "tensorflow": Backend(("tensorflow", "tensorflow.nn", "keras"), extra="tensorflow"),
-    "onnxruntime": Backend(("onnxruntime",), plugin="onnxruntime-plugin",
-                           expectations="examples/onnxruntime-plugin/expectations.yaml"),
-    "broken": Backend(("broken",), plugin="broken-plugin"),
-}
-MERGED = [name for name in BACKENDS if name != "broken"]  # broken is wrong on purpose
-GATED = {impl: name for name in MERGED for impl in BACKENDS[name].impls}
+REGISTRY = _load_registry()
+GROUPS: dict[str, list[str]] = REGISTRY.groups()
+MERGED: list[str] = REGISTRY.merged_groups()
+GATED: dict[str, str] = {impl: group for group in MERGED for impl in GROUPS[group]}
 
 # torch comes through pip: pip reads this machine's pip config (a local CPU wheel) and CI's
 # PIP_EXTRA_INDEX_URL (the CPU index); uv reads neither and would fetch the multi-GB CUDA build.
@@ -61,62 +62,29 @@ def _constraints() -> list[str]:
     return ["-c", path] if path else []
 
 
-def _prepare(session: nox.Session, name: str, *extras: str) -> Backend:
-    """Install ``name``'s backend (plus ``extras`` of ce-conformance) and print its versions."""
-    backend = BACKENDS[name]
-    wanted = sorted({*extras, *([backend.extra] if backend.extra else [])})
+def _prepare(session: nox.Session, group: str, *extras: str) -> None:
+    """Install ``group``'s frameworks and plugins (plus ``extras`` of ce-conformance) and print
+    the versions."""
+    wanted = sorted({*extras, *(row.extra for row in REGISTRY.BUILTINS
+                                if row.group == group and row.extra)})
     package = f".[{','.join(wanted)}]" if wanted else "."
-    plugin = [f"./examples/{backend.plugin}"] if backend.plugin else []
-    session.install(*_constraints(), package, *plugin)
+    plugins = [f"./examples/{plugin.folder}" for plugin in REGISTRY.PLUGINS
+               if plugin.group == group]
+    session.install(*_constraints(), package, *plugins)
     session.run("ce-conformance", "list")
-    return backend
-
-
-def _run(session: nox.Session, name: str) -> None:
-    """The body of every backend session: install, print versions, run, write the report."""
-    backend = _prepare(session, name)
-    impls = [arg for impl in backend.impls for arg in ("--impl", impl)]
-    session.run("ce-conformance", "run", *impls, "--out", str(REPORTS / name), "--quiet",
-                *session.posargs)
-
-
-@nox.session
-def reference(session: nox.Session) -> None:
-    """Run the suite on the NumPy reference (no framework)."""
-    _run(session, "reference")
 
 
 @nox.session(venv_backend=PIP_ONLY)
-def torch(session: nox.Session) -> None:
-    """Run the suite on torch.nn.functional.cross_entropy."""
-    _run(session, "torch")
+@nox.parametrize("backend", list(GROUPS), ids=list(GROUPS))
+def backend(session: nox.Session, backend: str) -> None:
+    """Run the suite on one backend group; its report goes to reports/nox/<group>/."""
+    _prepare(session, backend)
+    impls = [arg for impl in GROUPS[backend] for arg in ("--impl", impl)]
+    session.run("ce-conformance", "run", *impls, "--out", str(REPORTS / backend), "--quiet",
+                *session.posargs)
 
 
-@nox.session
-def jax(session: nox.Session) -> None:
-    """Run the suite on the jax port and optax."""
-    _run(session, "jax")
-
-
-@nox.session
-def tensorflow(session: nox.Session) -> None:
-    """Run the suite on the tensorflow port, tf.nn and keras."""
-    _run(session, "tensorflow")
-
-
-@nox.session
-def onnxruntime(session: nox.Session) -> None:
-    """Run the suite on the example plugin: ONNX SoftmaxCrossEntropyLoss in onnxruntime."""
-    _run(session, "onnxruntime")
-
-
-@nox.session
-def broken(session: nox.Session) -> None:
-    """Run the suite on the deliberately broken example plugin (its report must show it)."""
-    _run(session, "broken")
-
-
-@nox.session(requires=MERGED)
+@nox.session(requires=[f"backend({group})" for group in MERGED])
 def matrix(session: nox.Session) -> None:
     """Merge the backend reports into one (CI: ``--no-dependencies`` on downloaded reports)."""
     session.install(".")
@@ -132,8 +100,9 @@ def matrix(session: nox.Session) -> None:
 @nox.parametrize("impl", list(GATED))
 def gate(session: nox.Session, impl: str) -> None:
     """Pass or fail one implementation against its expectations file, with JUnit XML."""
-    backend = _prepare(session, GATED[impl])
-    expectations = ["--expectations", backend.expectations] if backend.expectations else []
+    _prepare(session, GATED[impl])
+    files = {plugin.name: plugin.expectations for plugin in REGISTRY.PLUGINS}
+    expectations = ["--expectations", files[impl]] if files.get(impl) else []
     session.run("ce-conformance", "gate", "--impl", impl, *expectations,
                 "--junit", str(REPORTS / f"gate-{impl}.xml"), *session.posargs)
 

@@ -10,7 +10,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from implementations.base import Implementation
+from implementations.base import Implementation, gpu_names_of, versions_of
 
 
 def _commit() -> str | None:
@@ -41,11 +41,11 @@ def _cpu() -> str:
 
 
 def _gpus(impls: Iterable[Implementation]) -> list[str]:
+    """The GPUs of the machine, as the first implementation that runs on one names them."""
     for impl in impls:
-        if impl.name == "torch" and "cuda" in getattr(impl, "devices", ()):
-            import torch
-
-            return [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+        names = gpu_names_of(impl)
+        if names:
+            return names
     return []
 
 
@@ -61,6 +61,6 @@ def provenance(impls: Iterable[Implementation], spec_hash: str, **extra: Any) ->
         "platform": platform.platform(),
         "cpu": _cpu(),
         "gpus": _gpus(impls),
-        "frameworks": {impl.name: getattr(impl, "versions", dict)() for impl in impls},
+        "frameworks": {impl.name: versions_of(impl) for impl in impls},
         **extra,
     }

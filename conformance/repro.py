@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from conformance.case import Case
+from implementations import registry
 from implementations.base import DEFAULT_IGNORE_INDEX, Array
 
 
@@ -67,26 +68,8 @@ def snippet(impl: str, case: Case, dtype: str = "float64", device: str = "cpu",
 
 # --- plain-framework calls -----------------------------------------------------------------
 # What a user would write without this project: torch's own call, and for the native adapters
-# the framework's own loss on class-last logits. Weights and ignore_index have no native
-# spelling there; the snippet says so rather than inventing one.
-
-_NATIVE: dict[str, tuple[str, str, str]] = {
-    # impl: (imports, class-index call, probability call); {x} logits, {y} targets, {e} eps
-    "jax.optax": ("import jax.numpy as jnp\nimport optax",
-                  "optax.losses.softmax_cross_entropy_with_integer_labels({x}, {y})",
-                  "optax.losses.softmax_cross_entropy({x}, {y})"),
-    "tensorflow.nn": ("import tensorflow as tf",
-                      "tf.nn.sparse_softmax_cross_entropy_with_logits(labels={y}, logits={x})",
-                      "tf.nn.softmax_cross_entropy_with_logits(labels={y}, logits={x})"),
-    "keras": ("import keras",
-              "keras.losses.sparse_categorical_crossentropy({y}, {x}, from_logits=True)",
-              "keras.losses.categorical_crossentropy({y}, {x}, from_logits=True, "
-              "label_smoothing={e})"),
-}
-_ARRAY = {"jax.optax": "jnp.asarray", "tensorflow.nn": "tf.constant", "keras": "keras.ops.array"}
-_REDUCE = {"jax.optax": ("{v}.mean()", "{v}.sum()"),
-           "tensorflow.nn": ("tf.reduce_mean({v})", "tf.reduce_sum({v})"),
-           "keras": ("keras.ops.mean({v})", "keras.ops.sum({v})")}
+# the framework's own loss on class-last logits (the registry's ``Native`` rows). Weights and
+# ignore_index have no native spelling there; the snippet says so rather than inventing one.
 
 
 def torch_call(case: Case, dtype: str = "float64", device: str = "cpu") -> str:
@@ -107,33 +90,30 @@ def torch_call(case: Case, dtype: str = "float64", device: str = "cpu") -> str:
 
 
 def native_call(impl: str, case: Case) -> str | None:
-    """The framework's own loss for ``jax.optax``, ``tensorflow.nn`` and ``keras``, else None."""
-    if impl not in _NATIVE:
+    """The framework's own loss for a built-in with a ``Native`` row in the registry, else None."""
+    native = registry.native(impl)
+    if native is None:
         return None
-    _, index_call, prob_call = _NATIVE[impl]
     class_last = "np.moveaxis(input, 1, -1)" if case.input.ndim > 2 else "input"
-    probabilities = case.target_kind == "probabilities"
+    call = case.call()
+    probabilities = call.target_kind == "probabilities"
     target = "np.moveaxis(target, 1, -1)" if probabilities and case.input.ndim > 2 else "target"
-    eps = case.label_smoothing if case.label_smoothing > 0 else 0.0
-    if probabilities and eps and impl != "keras":
-        target = f"{target} * {1 - eps!r} + {eps!r} / {case.input.shape[_axis(case)]}"
-    wrap = _ARRAY[impl]
-    call = (prob_call if probabilities else index_call).format(
-        x=f"{wrap}({class_last})", y=f"{wrap}({target})", e=eps)
+    eps = call.smoothing
+    if probabilities and eps and not native.smooths:
+        target = f"{target} * {1 - eps!r} + {eps!r} / {call.n_classes}"
+    template = native.probabilities if probabilities else native.indices
+    line = template.format(x=f"{native.array}({class_last})", y=f"{native.array}({target})",
+                           e=eps)
     if case.reduction != "none":
-        call = _REDUCE[impl][case.reduction == "sum"].format(v=call)
-    return call
-
-
-def _axis(case: Case) -> int:
-    return 0 if case.input.ndim == 1 else 1
+        line = (native.sum if case.reduction == "sum" else native.mean).format(v=line)
+    return line
 
 
 def _native_lines(impl: str, case: Case) -> list[str]:
-    call = native_call(impl, case)
-    if call is None:
+    native, call = registry.native(impl), native_call(impl, case)
+    if native is None or call is None:
         return []
-    return [_NATIVE[impl][0], f"# the same call in plain {impl}:", f"print({call})"]
+    return [native.imports, f"# the same call in plain {impl}:", f"print({call})"]
 
 
 def framework_snippet(impl: str, case: Case, dtype: str = "float64",

@@ -1,24 +1,28 @@
 """Cross-entropy implementations behind one contract (see ``implementations.base``).
 
-``load(name)`` returns an implementation by name: a built-in one (``BUILTIN``), one that a
+``load(name)`` returns an implementation by name: a built-in one (a row of
+``implementations.registry``; ``BUILTIN`` maps their names to their adapters), one that a
 third-party package registers under the entry-point group ``ce_conformance.implementations``,
 or any ``package.module:attribute``. A framework is imported only when its implementation is
-loaded; loading one whose framework is missing raises ``NotInstalledError`` naming the extra.
+loaded (``implementations.frameworks``); loading one whose framework is missing raises
+``NotInstalledError`` naming the extra.
 """
 
 from __future__ import annotations
 
 import importlib
-import os
 from importlib import metadata
 from typing import Any
 
+from implementations import registry
 from implementations.base import (
     Call,
     Implementation,
     NotInstalledError,
     UnknownImplementationError,
+    Unsupported,
 )
+from implementations.frameworks import require
 
 __all__ = [
     "BUILTIN",
@@ -26,6 +30,7 @@ __all__ = [
     "Implementation",
     "NotInstalledError",
     "UnknownImplementationError",
+    "Unsupported",
     "known_names",
     "load",
     "require",
@@ -33,19 +38,8 @@ __all__ = [
 
 ENTRY_POINT_GROUP = "ce_conformance.implementations"
 
-# TensorFlow's log level as the user set it, before any framework (JAX sets it on import).
-USER_TF_LOG_LEVEL = os.environ.get("TF_CPP_MIN_LOG_LEVEL")
-
-# name -> "module:attribute"; one line per built-in adapter.
-BUILTIN: dict[str, str] = {
-    "reference": "implementations.reference:ReferenceImplementation",
-    "torch": "implementations.torch_native:TorchImplementation",
-    "jax": "implementations.jax_port:JaxPortImplementation",
-    "jax.optax": "implementations.optax_native:OptaxImplementation",
-    "tensorflow": "implementations.tf_port:TfPortImplementation",
-    "tensorflow.nn": "implementations.tf_native:TfNnImplementation",
-    "keras": "implementations.keras_native:KerasImplementation",
-}
+# name -> "module:attribute", derived from the registry's rows.
+BUILTIN: dict[str, str] = {row.name: row.target for row in registry.BUILTINS}
 
 
 def _entry_points() -> dict[str, metadata.EntryPoint]:
@@ -103,12 +97,3 @@ def load(name: str) -> Implementation:
         "(or give package.module:attribute)"
     )
 
-
-def require(module: str, extra: str) -> Any:
-    """Import a framework for an adapter, or raise ``NotInstalledError`` naming the extra."""
-    try:
-        return importlib.import_module(module)
-    except ImportError as exc:
-        raise NotInstalledError(
-            f"not installed: pip install ce-conformance[{extra}] ({module}: {exc})"
-        ) from None

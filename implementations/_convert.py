@@ -1,12 +1,14 @@
-"""Conversions that several adapters share: device names and the class axis's place.
+"""Conversions that several adapters share: device names, the class axis's place, reductions.
 
 The contract names devices ``cpu`` and ``cuda`` (torch's words); ``gpu`` is accepted as an
-alias. torch puts the classes on axis 1 (axis 0 for a ``(C,)`` input); TensorFlow and Keras want
-them last, so their adapters move the axis there and move gradients back.
+alias. torch puts the classes on axis 1 (axis 0 for a ``(C,)`` input: ``Call.class_axis``);
+TensorFlow and Keras want them last, so their adapters move the axis there and move gradients
+back.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -19,21 +21,6 @@ def canonical_device(device: str) -> str:
     return "cuda" if device == "gpu" else device
 
 
-def tf_device_name(device: str) -> str:
-    """TensorFlow's device string for a contract device name."""
-    return "/GPU:0" if canonical_device(device) == "cuda" else "/CPU:0"
-
-
-def tensor_to_numpy(tensor: Any) -> Array:
-    """A TensorFlow tensor as an array (``np.asarray(tensor)`` fails for 0-d bfloat16)."""
-    return np.asarray(tensor.numpy())
-
-
-def class_axis(input: Array) -> int:
-    """torch's class axis: 0 for a ``(C,)`` input, else 1."""
-    return 0 if np.ndim(input) == 1 else 1
-
-
 def classes_last(array: Array, axis: int) -> Array:
     """``array`` with its class axis ``axis`` moved to the end."""
     return np.moveaxis(array, axis, -1)
@@ -44,19 +31,14 @@ def classes_back(array: Array, axis: int) -> Array:
     return np.moveaxis(array, -1, axis)
 
 
-def require_tensorflow() -> Any:
-    """Import TensorFlow for an adapter without its C++ warnings (an invalid label logs one per
-    call), unless the user chose a level: JAX sets ``TF_CPP_MIN_LOG_LEVEL=1`` when imported, so
-    the user's own setting is the one ``implementations`` saw when it was first imported."""
-    import os
-
-    from implementations import USER_TF_LOG_LEVEL, require
-
-    os.environ["TF_CPP_MIN_LOG_LEVEL"] = USER_TF_LOG_LEVEL or "2"
-    return require("tensorflow", extra="tensorflow")
-
-
-def tf_devices() -> tuple[str, ...]:
-    """The devices a TensorFlow adapter offers: ``cpu``, and ``cuda`` where TF sees a GPU."""
-    tf = require_tensorflow()
-    return ("cpu", "cuda") if tf.config.list_physical_devices("GPU") else ("cpu",)
+def user_reduction(losses: Any, reduction: str, total: Callable[[Any], Any],
+                   mean: Callable[[Any], Any]) -> Any:
+    """A user's reduction of per-example losses: as they are, ``total`` or ``mean`` of all
+    (a native API's ``mean`` is the plain mean, whatever torch divides by)."""
+    if reduction == "none":
+        return losses
+    if reduction == "sum":
+        return total(losses)
+    if reduction == "mean":
+        return mean(losses)
+    raise ValueError(f"{reduction} is not a valid value for reduction")

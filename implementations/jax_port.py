@@ -3,7 +3,7 @@
 torch's formulas (see ``implementations.reference``) written on ``jax.nn.log_softmax`` and a
 gather, over rows: the input is moved to ``(M, C)`` with the class axis last, so one code path
 serves ``(C)``, ``(N, C)`` and ``(N, C, d1, ..., dk)``. Arguments are checked on the host
-first (``implementations._port``), since a compiled function cannot raise on data.
+first (``implementations.torch_rules``), since a compiled function cannot raise on data.
 
 Compilation is cached by ``jax.jit`` itself: the ``Plan`` is a static argument and ``weight=None``
 is a different pytree from an array, so each (plan, shapes, dtypes, has-weight) compiles once.
@@ -11,8 +11,8 @@ Every step runs in the requested dtype, as torch's CPU kernels do: a float16 sum
 overflows, as on torch's CPU (torch's CUDA kernels accumulate half precision in float32).
 A compilation costs 0.1-0.5 s, a compiled (4, 5) call about 0.25 ms on CPU.
 
-Constructing the adapter turns on ``jax_enable_x64`` (process-wide) so that float64 and int64
-targets stay 64-bit; the module binds ``jax`` on first construction, not on import.
+JAX is loaded by ``implementations.frameworks.jax()`` when the adapter is constructed (that
+turns on ``jax_enable_x64``, so float64 and int64 targets stay 64-bit), not on import.
 """
 
 from __future__ import annotations
@@ -23,40 +23,32 @@ from typing import Any
 
 import numpy as np
 
-from implementations import require
+from implementations import frameworks
+from implementations._adapter import Adapter, Arguments, Result
 from implementations._convert import canonical_device
-from implementations._dtypes import cast_floating
-from implementations._port import (
-    Plan,
-    plan_call,
-    reduce_index_terms,
-    reduce_probability_terms,
-)
-from implementations.base import ALL_DTYPES, DEFAULT_IGNORE_INDEX, Array, Call
-
-jax: Any = None
-jnp: Any = None
+from implementations._port import reduce_index_terms, reduce_probability_terms
+from implementations.base import Call
+from implementations.torch_rules import Plan, plan_call
 
 
-def _import_jax() -> None:
-    global jax, jnp
-    jax = require("jax", extra="jax")
-    jax.config.update("jax_enable_x64", True)
-    jnp = jax.numpy
+def _jnp() -> Any:
+    """``jax.numpy`` (JAX is loaded by then: the adapter's constructor loaded it)."""
+    return frameworks.jax().numpy
 
 
 def _rows(x: Any, class_axis: int) -> Any:
     """``x`` as a ``(M, C)`` matrix, the class axis last (``M`` explicit: ``C`` may be 0)."""
     shape = x.shape[:class_axis] + x.shape[class_axis + 1:]
-    return jnp.moveaxis(x, class_axis, -1).reshape(math.prod(shape), x.shape[class_axis])
+    return _jnp().moveaxis(x, class_axis, -1).reshape(math.prod(shape), x.shape[class_axis])
 
 
 def _log_softmax(logits: Any) -> Any:
-    return jax.nn.log_softmax(logits, axis=-1) if logits.shape[1] else logits
+    return frameworks.jax().nn.log_softmax(logits, axis=-1) if logits.shape[1] else logits
 
 
 def _index_losses(logp: Any, target: Any, weight: Any | None, plan: Plan) -> tuple[Any, ...]:
     """Per row: ``-w[y] log p[y]``, the smoothing term ``-sum_c w[c] log p[c]``, and ``w[y]``."""
+    jnp = _jnp()
     rows, n_classes = logp.shape
     valid = target != plan.ignore_index
     safe = jnp.where(valid, target, 0)
@@ -74,10 +66,11 @@ def _index_losses(logp: Any, target: Any, weight: Any | None, plan: Plan) -> tup
 
 def _index_loss(logp: Any, target: Any, weight: Any | None, plan: Plan) -> Any:
     nll, smooth, w_y = _index_losses(logp, target, weight, plan)
-    return reduce_index_terms(nll, smooth, w_y, plan, jnp.sum)
+    return reduce_index_terms(nll, smooth, w_y, plan, _jnp().sum)
 
 
 def _probability_loss(logp: Any, target: Any, weight: Any | None, plan: Plan) -> Any:
+    jnp = _jnp()
     return reduce_probability_terms(logp, target, weight, plan, jnp.sum,
                                     lambda: jnp.asarray(jnp.nan, logp.dtype))
 
@@ -95,78 +88,42 @@ def _loss(x: Any, target: Any, weight: Any | None, plan: Plan) -> Any:
 
 def _summed_loss(x: Any, target: Any, weight: Any | None, plan: Plan) -> tuple[Any, Any]:
     loss = _loss(x, target, weight, plan)
-    return jnp.sum(loss), loss
+    return _jnp().sum(loss), loss
 
 
-class JaxPortImplementation:
+class JaxPortImplementation(Adapter):
     """torch's semantics in ``jax.numpy``, jit-compiled; CPU, and a GPU where JAX sees one."""
 
     name = "jax"
-    dtypes = ALL_DTYPES
+    framework = "jax"
 
     def __init__(self) -> None:
-        _import_jax()
+        jax = frameworks.jax()
         self._jit_loss = jax.jit(_loss, static_argnames=("plan",))
         self._jit_grad = jax.jit(jax.value_and_grad(_summed_loss, has_aux=True),
                                  static_argnames=("plan",))
 
-    @property
-    def devices(self) -> tuple[str, ...]:
-        """``cpu``, and ``cuda`` where JAX sees a GPU (``gpu`` is accepted as an alias)."""
-        return ("cpu", "cuda") if _gpus() else ("cpu",)
-
-    def supports(self, call: Call) -> str | None:
-        """Everything torch does, on the devices JAX can see."""
-        if canonical_device(call.device) not in self.devices:
-            return f"jax sees no {call.device} device"
-        return None
-
     def versions(self) -> dict[str, str]:
         """jax's and jaxlib's versions."""
-        return {"jax": str(jax.__version__), "jaxlib": metadata.version("jaxlib")}
+        return {"jax": str(frameworks.jax().__version__), "jaxlib": metadata.version("jaxlib")}
 
-    def _arguments(self, input: Array, target: Array, weight: Array | None, ignore_index: int,
-                   reduction: str, label_smoothing: float, dtype: str,
-                   device: str) -> tuple[tuple[Any, ...], Plan]:
-        x = cast_floating(input, dtype)
-        t = cast_floating(target, dtype)
-        w = None if weight is None else cast_floating(weight, dtype)
-        plan, t = plan_call(x, t, w, ignore_index, reduction, label_smoothing)
-        arrays = jax.device_put((x, t, w), _device(device))
-        return arrays, plan
-
-    def cross_entropy(self, input: Array, target: Array, weight: Array | None = None,
-                      ignore_index: int = DEFAULT_IGNORE_INDEX, reduction: str = "mean",
-                      label_smoothing: float = 0.0, *, dtype: str = "float64",
-                      device: str = "cpu") -> Array:
-        """torch's cross-entropy with floating arguments cast to ``dtype`` on ``device``."""
-        arrays, plan = self._arguments(input, target, weight, ignore_index, reduction,
-                                       label_smoothing, dtype, device)
-        return np.asarray(self._jit_loss(*arrays, plan=plan))
-
-    def value_and_grad(self, input: Array, target: Array, weight: Array | None = None,
-                       ignore_index: int = DEFAULT_IGNORE_INDEX, reduction: str = "mean",
-                       label_smoothing: float = 0.0, *, dtype: str = "float64",
-                       device: str = "cpu") -> tuple[Array, Array]:
-        """The loss and d loss.sum() / d input through ``jax.value_and_grad``."""
-        arrays, plan = self._arguments(input, target, weight, ignore_index, reduction,
-                                       label_smoothing, dtype, device)
+    def evaluate(self, args: Arguments, call: Call) -> Result:
+        """torch's cross-entropy with floating arguments cast to ``dtype`` on ``device``; the
+        gradient through ``jax.value_and_grad``."""
+        x, t, w = args.cast()
+        plan, t = plan_call(x, t, w, args.ignore_index, args.reduction, args.label_smoothing)
+        arrays = frameworks.jax().device_put((x, t, w), _device(args.device))
+        if not call.gradient:
+            return np.asarray(self._jit_loss(*arrays, plan=plan)), None
         (_, loss), grad = self._jit_grad(*arrays, plan=plan)
         return np.asarray(loss), np.asarray(grad)
-
-
-def _gpus() -> list[Any]:
-    try:
-        return list(jax.devices("gpu"))
-    except RuntimeError:
-        return []
 
 
 def _device(device: str) -> Any:
     """The JAX device for a contract device name (``cpu``; ``cuda`` or ``gpu``)."""
     if canonical_device(device) == "cuda":
-        gpus = _gpus()
+        gpus = frameworks.jax_gpus()
         if not gpus:
             raise RuntimeError(f"jax sees no {device} device")
         return gpus[0]
-    return jax.devices(device)[0]
+    return frameworks.jax().devices(device)[0]

@@ -12,45 +12,32 @@
 * The loss's ``dtype`` is the requested dtype (Keras would otherwise compute in ``floatx()``,
   float32); the classes are moved last, Keras' layout.
 
-Constructing the adapter sets ``KERAS_BACKEND=tensorflow`` unless it is set already; Keras
-fixes its backend on first import, so ``available()`` says so when it is another one.
+Constructing the adapter loads Keras through ``implementations.frameworks.keras()``, which sets
+``KERAS_BACKEND=tensorflow`` unless it is set already; Keras fixes its backend on first import,
+so ``available()`` says so when it is another one.
 """
 
 from __future__ import annotations
 
-import os
-import sys
 import warnings
 from typing import Any
 
-from implementations import require
-from implementations._convert import (
-    canonical_device,
-    class_axis,
-    classes_back,
-    classes_last,
-    require_tensorflow,
-    tensor_to_numpy,
-    tf_device_name,
-    tf_devices,
-)
-from implementations._dtypes import cast_floating
-from implementations.base import ALL_DTYPES, DEFAULT_IGNORE_INDEX, Array, Call, target_kind
+from implementations import frameworks
+from implementations._adapter import Adapter, Arguments, Result
+from implementations._tensorflow import classes_last_value_and_grad
+from implementations.base import DEFAULT_IGNORE_INDEX, Call
 
 REDUCTIONS = {"none": "none", "sum": "sum", "mean": "sum_over_batch_size"}
 
 
-class KerasImplementation:
+class KerasImplementation(Adapter):
     """Keras 3's (Sparse)CategoricalCrossentropy on TensorFlow; no class weights."""
 
     name = "keras"
-    dtypes = ALL_DTYPES
+    framework = "tensorflow"
 
     def __init__(self) -> None:
-        if "keras" not in sys.modules:
-            os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-        self._tf = require_tensorflow()
-        self._keras = require("keras", extra="tensorflow")
+        self._keras = frameworks.keras()
 
     def available(self) -> str | None:
         """``None`` on the TensorFlow backend, else why not."""
@@ -60,76 +47,42 @@ class KerasImplementation:
                     "KERAS_BACKEND=tensorflow before keras is first imported")
         return None
 
-    @property
-    def devices(self) -> tuple[str, ...]:
-        """``cpu``, and ``cuda`` where TensorFlow sees a GPU (``gpu`` is accepted too)."""
-        return tf_devices()
-
-    def supports(self, call: Call) -> str | None:
-        """What Keras' two losses can express."""
+    def limits(self, call: Call) -> str | None:
+        """What Keras' two losses cannot express."""
         if call.has_weight:
             return "keras has no class weights (sample_weight weighs samples, not classes)"
         if call.target_kind == "indices" and call.label_smoothing != 0.0:
             return "keras' SparseCategoricalCrossentropy has no label_smoothing"
         if call.target_kind == "probabilities" and call.uses_ignore_index:
             return "keras' CategoricalCrossentropy has no ignore_class"
-        if canonical_device(call.device) not in self.devices:
-            return f"tensorflow sees no {call.device} device"
         return None
 
     def versions(self) -> dict[str, str]:
         """Keras' and TensorFlow's versions."""
-        return {"keras": str(self._keras.__version__), "tensorflow": str(self._tf.__version__)}
+        return {"keras": str(self._keras.__version__),
+                "tensorflow": str(frameworks.tensorflow().__version__)}
 
-    def _loss_object(self, probabilities: bool, ignore_index: int, reduction: str,
-                     label_smoothing: float, dtype: str) -> Any:
+    def _loss_object(self, args: Arguments, call: Call) -> Any:
         losses = self._keras.losses
-        keras_reduction = REDUCTIONS.get(reduction, reduction)
-        if probabilities:
+        reduction = REDUCTIONS.get(args.reduction, args.reduction)
+        if call.target_kind == "probabilities":
             return losses.CategoricalCrossentropy(
-                from_logits=True, label_smoothing=label_smoothing, reduction=keras_reduction,
-                dtype=dtype)
-        ignore_class = None if ignore_index == DEFAULT_IGNORE_INDEX else int(ignore_index)
+                from_logits=True, label_smoothing=float(args.label_smoothing),
+                reduction=reduction, dtype=args.dtype)
+        ignore_class = None if args.ignore_index == DEFAULT_IGNORE_INDEX else int(args.ignore_index)
         return losses.SparseCategoricalCrossentropy(
-            from_logits=True, ignore_class=ignore_class, reduction=keras_reduction, dtype=dtype)
+            from_logits=True, ignore_class=ignore_class, reduction=reduction, dtype=args.dtype)
 
-    def _run(self, input: Array, target: Array, ignore_index: int, reduction: str,
-             label_smoothing: float, dtype: str, device: str,
-             grad: bool) -> tuple[Array, Array | None]:
-        tf = self._tf
-        x, t = cast_floating(input, dtype), cast_floating(target, dtype)
-        probabilities = target_kind(x, t) == "probabilities"
-        axis = class_axis(x)
-        loss_object = self._loss_object(probabilities, ignore_index, reduction,
-                                        float(label_smoothing), dtype)
-        # Keras warns (SyntaxWarning) about shapes it finds unusual; the result speaks for itself
-        with tf.device(tf_device_name(device)), warnings.catch_warnings():
-            warnings.simplefilter("ignore", SyntaxWarning)
-            logits = tf.constant(classes_last(x, axis))
-            labels = tf.constant(classes_last(t, axis) if probabilities else t)
-            if not grad:
-                return tensor_to_numpy(loss_object(labels, logits)), None
-            with tf.GradientTape(watch_accessed_variables=False) as tape:
-                tape.watch(logits)
-                loss = loss_object(labels, logits)
-                total = tf.reduce_sum(loss)
-            g = tape.gradient(total, logits, unconnected_gradients=tf.UnconnectedGradients.ZERO)
-        return tensor_to_numpy(loss), classes_back(tensor_to_numpy(g), axis)
+    def evaluate(self, args: Arguments, call: Call) -> Result:
+        """Keras' loss with torch's arguments mapped, on class-last logits; the gradient
+        through ``tf.GradientTape``."""
+        x, t, _ = args.cast()
+        loss_object = self._loss_object(args, call)
 
-    def cross_entropy(self, input: Array, target: Array, weight: Array | None = None,
-                      ignore_index: int = DEFAULT_IGNORE_INDEX, reduction: str = "mean",
-                      label_smoothing: float = 0.0, *, dtype: str = "float64",
-                      device: str = "cpu") -> Array:
-        """Keras' loss with torch's arguments mapped; ``weight`` is unused."""
-        return self._run(input, target, ignore_index, reduction, label_smoothing, dtype,
-                         device, grad=False)[0]
+        def loss(logits: Any, labels: Any) -> Any:
+            # Keras warns (SyntaxWarning) about shapes it finds unusual; the result speaks
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", SyntaxWarning)
+                return loss_object(labels, logits)
 
-    def value_and_grad(self, input: Array, target: Array, weight: Array | None = None,
-                       ignore_index: int = DEFAULT_IGNORE_INDEX, reduction: str = "mean",
-                       label_smoothing: float = 0.0, *, dtype: str = "float64",
-                       device: str = "cpu") -> tuple[Array, Array]:
-        """The loss and d loss.sum() / d input through ``tf.GradientTape``."""
-        loss, g = self._run(input, target, ignore_index, reduction, label_smoothing, dtype,
-                            device, grad=True)
-        assert g is not None
-        return loss, g
+        return classes_last_value_and_grad(loss, x, t, call, args.device)

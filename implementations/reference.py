@@ -29,11 +29,14 @@ The gradient is analytic: d(-log p[i, k]) / dx[i, j] = p[i, j] - [j == k].
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from implementations.base import DEFAULT_IGNORE_INDEX, REDUCTIONS, Array, target_kind
+from implementations._adapter import Adapter, Arguments, Result
+from implementations.base import DEFAULT_IGNORE_INDEX, Array, Call, Reduction
+from implementations.torch_rules import Plan, plan_call
 
 
 @dataclass(frozen=True)
@@ -44,78 +47,22 @@ class _Rows:
     target: Array  # (M,) int64 indices, or (M, C) float64 probabilities
     weight: Array | None
     out_shape: tuple[int, ...]  # shape of the unreduced loss
-    class_axis: int
     input_shape: tuple[int, ...]
-    probabilities: bool
+    plan: Plan
 
 
 def _as_rows(input: Array, target: Array, weight: Array | None, ignore_index: int,
-             reduction: str, label_smoothing: float) -> _Rows:
+             reduction: Reduction, label_smoothing: float) -> _Rows:
+    """Validate the call (``torch_rules``) and move the classes last, one row per position."""
+    plan, t = plan_call(input, target, weight, ignore_index, reduction, label_smoothing)
     x = np.asarray(input)
-    t = np.asarray(target)
-    if reduction not in REDUCTIONS:
-        raise ValueError(f"{reduction} is not a valid value for reduction")
-    if x.ndim == 0:
-        raise ValueError("input must have at least one dimension (C), got a 0-d array")
-    if x.dtype.kind != "f":
-        raise TypeError(f"input must be floating point, got {x.dtype}")
-    if label_smoothing > 1.0:
-        raise ValueError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
-    class_axis = 0 if x.ndim == 1 else 1
-    n_classes = x.shape[class_axis]
-    if weight is not None:
-        weight = np.asarray(weight, dtype=np.float64)
-        if weight.shape != (n_classes,):
-            raise ValueError(
-                f"weight should have one entry for each of the {n_classes} classes, "
-                f"got shape {weight.shape}"
-            )
-    n_rows = int(np.prod(x.shape[:class_axis] + x.shape[class_axis + 1:], dtype=np.int64))
-    logits = np.moveaxis(x.astype(np.float64), class_axis, -1).reshape(n_rows, n_classes)
-    if target_kind(x, t) == "probabilities":
-        return _prob_rows(x, t, logits, weight, ignore_index, class_axis)
-    if x.ndim == 1 and t.shape == (1,):
-        t = _unbatched_single_target(t, label_smoothing)
-    return _index_rows(x, t, logits, weight, ignore_index, class_axis)
-
-
-def _unbatched_single_target(t: Array, label_smoothing: float) -> Array:
-    """torch quirk: a (C,) input takes a (1,) target as if 0-d, but only without smoothing
-    (with smoothing its broadcast fails; its backward fails either way)."""
-    if _smoothing(label_smoothing) > 0.0:
-        raise ValueError("a (C,) input needs a 0-d target when label_smoothing > 0, got shape (1,)")
-    return t.reshape(())
-
-
-def _prob_rows(x: Array, t: Array, logits: Array, weight: Array | None, ignore_index: int,
-               class_axis: int) -> _Rows:
-    if t.dtype.kind != "f":
-        raise TypeError(f"class-probability targets must be floating point, got {t.dtype}")
-    if ignore_index >= 0:
-        raise ValueError(
-            f"ignore_index={ignore_index} is not supported with class-probability targets"
-        )
-    probs = np.moveaxis(t.astype(np.float64), class_axis, -1).reshape(logits.shape)
-    out_shape = x.shape[:class_axis] + x.shape[class_axis + 1:]
-    return _Rows(logits, probs, weight, out_shape, class_axis, x.shape, True)
-
-
-def _index_rows(x: Array, t: Array, logits: Array, weight: Array | None, ignore_index: int,
-                class_axis: int) -> _Rows:
-    if t.dtype not in (np.dtype(np.int64), np.dtype(np.uint8)):
-        raise TypeError(f"class-index targets must be int64 (or uint8), got {t.dtype}")
-    expected = x.shape[:1] + x.shape[2:] if x.ndim > 1 else ()
-    if t.shape != expected:
-        raise ValueError(
-            f"target shape {t.shape} does not match input shape {x.shape}: expected {expected} "
-            f"for class indices, or {x.shape} for class probabilities"
-        )
-    n_classes = logits.shape[1]
-    flat = t.astype(np.int64).reshape(-1)
-    bad = (flat != ignore_index) & ((flat < 0) | (flat >= n_classes))
-    if bad.any():
-        raise IndexError(f"Target {flat[bad][0]} is out of bounds for {n_classes} classes")
-    return _Rows(logits, flat, weight, expected, class_axis, x.shape, False)
+    out_shape = x.shape[:plan.class_axis] + x.shape[plan.class_axis + 1:]
+    shape = (math.prod(out_shape), plan.n_classes)
+    logits = np.moveaxis(x.astype(np.float64), plan.class_axis, -1).reshape(shape)
+    rows = np.moveaxis(t.astype(np.float64), plan.class_axis, -1).reshape(shape) \
+        if plan.probabilities else t.reshape(-1)
+    w = None if weight is None else np.asarray(weight, dtype=np.float64)
+    return _Rows(logits, rows, w, out_shape, x.shape, plan)
 
 
 def _log_softmax(logits: Array) -> Array:
@@ -126,11 +73,6 @@ def _log_softmax(logits: Array) -> Array:
     with np.errstate(invalid="ignore"):
         shifted = logits - m
         return np.asarray(shifted - np.log(np.sum(np.exp(shifted), axis=1, keepdims=True)))
-
-
-def _smoothing(label_smoothing: float) -> float:
-    """torch applies smoothing only when ``label_smoothing > 0`` (negative and NaN mean 0)."""
-    return float(label_smoothing) if label_smoothing > 0.0 else 0.0
 
 
 @dataclass(frozen=True)
@@ -153,10 +95,11 @@ def _per_class(eps: float, n_classes: int) -> float:
         return float(np.float64(eps) / n_classes)
 
 
-def _index_terms(rows: _Rows, logp: Array, ignore_index: int, eps: float) -> _Terms:
+def _index_terms(rows: _Rows, logp: Array) -> _Terms:
     m, n_classes = logp.shape
+    eps = rows.plan.smoothing
     w = rows.weight if rows.weight is not None else np.ones(n_classes)
-    valid = rows.target != ignore_index
+    valid = rows.target != rows.plan.ignore_index
     safe = np.where(valid, rows.target, 0)
     q = np.zeros((m, n_classes))
     w_y = nll = np.zeros(m)  # with C == 0 every target is ignored (else out of range)
@@ -173,8 +116,8 @@ def _index_terms(rows: _Rows, logp: Array, ignore_index: int, eps: float) -> _Te
     return _Terms(losses, float(np.sum(w_y)), q, valid)
 
 
-def _prob_terms(rows: _Rows, logp: Array, eps: float) -> _Terms:
-    n_classes = logp.shape[1]
+def _prob_terms(rows: _Rows, logp: Array) -> _Terms:
+    n_classes, eps = logp.shape[1], rows.plan.smoothing
     t = rows.target * (1.0 - eps) + _per_class(eps, n_classes) if eps > 0.0 else rows.target
     q = t * rows.weight[None, :] if rows.weight is not None else t
     with np.errstate(invalid="ignore"):
@@ -183,19 +126,19 @@ def _prob_terms(rows: _Rows, logp: Array, eps: float) -> _Terms:
     return _Terms(losses, denominator, q, np.ones(logp.shape[0], dtype=bool))
 
 
-def _terms(rows: _Rows, ignore_index: int, label_smoothing: float) -> tuple[Array, _Terms]:
+def _terms(rows: _Rows) -> tuple[Array, _Terms]:
     logp = _log_softmax(rows.logits)
-    eps = _smoothing(label_smoothing)
-    if rows.probabilities:
-        return logp, _prob_terms(rows, logp, eps)
-    return logp, _index_terms(rows, logp, ignore_index, eps)
+    if rows.plan.probabilities:
+        return logp, _prob_terms(rows, logp)
+    return logp, _index_terms(rows, logp)
 
 
-def _reduce(rows: _Rows, terms: _Terms, reduction: str) -> Array:
+def _reduce(rows: _Rows, terms: _Terms) -> Array:
+    reduction = rows.plan.reduction
     if reduction == "none":
         return terms.losses.reshape(rows.out_shape)
     total = np.sum(terms.losses)
-    if rows.probabilities:
+    if rows.plan.probabilities:
         total = -np.sum(-terms.losses)  # torch negates the summed products: empty gives -0.
     if reduction == "sum":
         return np.asarray(total)
@@ -205,7 +148,8 @@ def _reduce(rows: _Rows, terms: _Terms, reduction: str) -> Array:
         return np.asarray(total / terms.denominator)
 
 
-def _grad(rows: _Rows, logp: Array, terms: _Terms, reduction: str) -> Array:
+def _grad(rows: _Rows, logp: Array, terms: _Terms) -> Array:
+    reduction, axis = rows.plan.reduction, rows.plan.class_axis
     with np.errstate(invalid="ignore", over="ignore"):
         g = np.exp(logp) * np.sum(terms.q, axis=1, keepdims=True) - terms.q
     if reduction == "mean" and terms.denominator == 0.0:
@@ -213,9 +157,8 @@ def _grad(rows: _Rows, logp: Array, terms: _Terms, reduction: str) -> Array:
         g = np.where(terms.valid[:, None], np.nan, 0.0) * np.ones_like(g)
     elif reduction == "mean":
         g = g / terms.denominator
-    moved = rows.input_shape[:rows.class_axis] + rows.input_shape[rows.class_axis + 1:]
-    moved += rows.input_shape[rows.class_axis:rows.class_axis + 1]
-    return np.moveaxis(g.reshape(moved), -1, rows.class_axis)
+    moved = rows.out_shape + rows.input_shape[axis:axis + 1]
+    return np.moveaxis(g.reshape(moved), -1, axis)
 
 
 @dataclass(frozen=True)
@@ -235,47 +178,37 @@ class Decomposition:
 
 
 def evaluate(input: Array, target: Array, weight: Array | None = None,
-             ignore_index: int = DEFAULT_IGNORE_INDEX, reduction: str = "mean",
+             ignore_index: int = DEFAULT_IGNORE_INDEX, reduction: Reduction = "mean",
              label_smoothing: float = 0.0) -> tuple[Array, Array, Decomposition]:
     """The loss, the gradient of its sum, and the row-wise pieces, from one evaluation."""
     rows = _as_rows(input, target, weight, ignore_index, reduction, label_smoothing)
-    logp, terms = _terms(rows, ignore_index, label_smoothing)
+    logp, terms = _terms(rows)
     parts = Decomposition(rows.logits, logp, terms.q, terms.losses, terms.denominator,
                           terms.valid)
-    return _reduce(rows, terms, reduction), _grad(rows, logp, terms, reduction), parts
+    return _reduce(rows, terms), _grad(rows, logp, terms), parts
 
 
 def decompose(input: Array, target: Array, weight: Array | None = None,
-              ignore_index: int = DEFAULT_IGNORE_INDEX, reduction: str = "mean",
+              ignore_index: int = DEFAULT_IGNORE_INDEX, reduction: Reduction = "mean",
               label_smoothing: float = 0.0) -> Decomposition:
     """Validate a call like ``cross_entropy`` and return its row-wise pieces."""
     return evaluate(input, target, weight, ignore_index, reduction, label_smoothing)[2]
 
 
-class ReferenceImplementation:
+class ReferenceImplementation(Adapter):
     """NumPy float64 reference: the oracle every other implementation is compared with."""
 
     name = "reference"
+    framework = "numpy"
     dtypes = ("float64",)
-    devices = ("cpu",)
 
-    def cross_entropy(self, input: Array, target: Array, weight: Array | None = None,
-                      ignore_index: int = DEFAULT_IGNORE_INDEX, reduction: str = "mean",
-                      label_smoothing: float = 0.0, *, dtype: str = "float64",
-                      device: str = "cpu") -> Array:
-        """Cross-entropy as torch defines it, in float64 (``dtype`` is accepted and ignored)."""
-        rows = _as_rows(input, target, weight, ignore_index, reduction, label_smoothing)
-        _, terms = _terms(rows, ignore_index, label_smoothing)
-        return _reduce(rows, terms, reduction)
-
-    def value_and_grad(self, input: Array, target: Array, weight: Array | None = None,
-                       ignore_index: int = DEFAULT_IGNORE_INDEX, reduction: str = "mean",
-                       label_smoothing: float = 0.0, *, dtype: str = "float64",
-                       device: str = "cpu") -> tuple[Array, Array]:
-        """The loss and the analytic gradient of ``loss.sum()`` with respect to ``input``."""
-        value, grad, _ = evaluate(input, target, weight, ignore_index, reduction,
-                                  label_smoothing)
-        return value, grad
+    def evaluate(self, args: Arguments, call: Call) -> Result:
+        """Cross-entropy as torch defines it, in float64 (``dtype`` is accepted and ignored);
+        the gradient is analytic."""
+        rows = _as_rows(args.input, args.target, args.weight, args.ignore_index, args.reduction,
+                        args.label_smoothing)
+        logp, terms = _terms(rows)
+        return _reduce(rows, terms), _grad(rows, logp, terms) if call.gradient else None
 
     def versions(self) -> dict[str, str]:
         """Provenance: the NumPy the reference ran on."""
@@ -283,7 +216,7 @@ class ReferenceImplementation:
 
 
 def cross_entropy(input: Array, target: Array, weight: Array | None = None,
-                  ignore_index: int = DEFAULT_IGNORE_INDEX, reduction: str = "mean",
+                  ignore_index: int = DEFAULT_IGNORE_INDEX, reduction: Reduction = "mean",
                   label_smoothing: float = 0.0) -> Array:
     """Functional form of the reference."""
     return ReferenceImplementation().cross_entropy(
@@ -291,7 +224,7 @@ def cross_entropy(input: Array, target: Array, weight: Array | None = None,
 
 
 def value_and_grad(input: Array, target: Array, weight: Array | None = None,
-                   ignore_index: int = DEFAULT_IGNORE_INDEX, reduction: str = "mean",
+                   ignore_index: int = DEFAULT_IGNORE_INDEX, reduction: Reduction = "mean",
                    label_smoothing: float = 0.0) -> tuple[Array, Array]:
     """Functional form of the reference's loss and analytic gradient."""
     return ReferenceImplementation().value_and_grad(

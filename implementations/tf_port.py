@@ -3,7 +3,7 @@
 The same algorithm as the ``jax`` port (torch's formulas over ``(M, C)`` rows, class axis last;
 see ``implementations.reference``), written independently on ``tf.nn.log_softmax``,
 ``tf.gather`` and ``tf.where``, so that the two ports check each other. Arguments are checked on
-the host first (``implementations._port``). Every step runs in the requested dtype, as torch's
+the host first (``implementations.torch_rules``). Every step runs in the requested dtype, as torch's
 CPU kernels do (torch's CUDA kernels accumulate half precision in float32).
 
 Eager by default: ``tf.function`` retraces for every new shape and plan, and a conformance suite
@@ -17,27 +17,17 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from implementations._convert import (
-    canonical_device,
-    require_tensorflow,
-    tensor_to_numpy,
-    tf_device_name,
-    tf_devices,
-)
-from implementations._dtypes import cast_floating
-from implementations._port import (
-    Plan,
-    plan_call,
-    reduce_index_terms,
-    reduce_probability_terms,
-)
-from implementations.base import ALL_DTYPES, DEFAULT_IGNORE_INDEX, Array, Call
-
-tf: Any = None
+from implementations import frameworks
+from implementations._adapter import Adapter, Arguments, Result
+from implementations._port import reduce_index_terms, reduce_probability_terms
+from implementations._tensorflow import device_name, value_and_grad
+from implementations.base import Call
+from implementations.torch_rules import Plan, plan_call
 
 
 def _rows(x: Any, class_axis: int) -> Any:
     """``x`` as a ``(M, C)`` matrix, the class axis last (``M`` explicit: ``C`` may be 0)."""
+    tf = frameworks.tensorflow()
     rank = len(x.shape)
     perm = [axis for axis in range(rank) if axis != class_axis] + [class_axis]
     rows = math.prod(x.shape[axis] for axis in perm[:-1])
@@ -46,6 +36,7 @@ def _rows(x: Any, class_axis: int) -> Any:
 
 def _index_losses(logp: Any, target: Any, weight: Any | None, plan: Plan) -> tuple[Any, ...]:
     """Per row: ``-w[y] log p[y]``, the smoothing term ``-sum_c w[c] log p[c]``, and ``w[y]``."""
+    tf = frameworks.tensorflow()
     zeros = tf.zeros(tf.shape(target), logp.dtype)
     valid = tf.not_equal(target, tf.constant(plan.ignore_index, target.dtype))
     safe = tf.where(valid, target, tf.zeros_like(target))
@@ -64,16 +55,18 @@ def _index_losses(logp: Any, target: Any, weight: Any | None, plan: Plan) -> tup
 
 def _index_loss(logp: Any, target: Any, weight: Any | None, plan: Plan) -> Any:
     nll, smooth, w_y = _index_losses(logp, target, weight, plan)
-    return reduce_index_terms(nll, smooth, w_y, plan, tf.reduce_sum)
+    return reduce_index_terms(nll, smooth, w_y, plan, frameworks.tensorflow().reduce_sum)
 
 
 def _probability_loss(logp: Any, target: Any, weight: Any | None, plan: Plan) -> Any:
+    tf = frameworks.tensorflow()
     return reduce_probability_terms(logp, target, weight, plan, tf.reduce_sum,
                                     lambda: tf.constant(float("nan"), logp.dtype))
 
 
 def _loss(x: Any, target: Any, weight: Any | None, plan: Plan) -> Any:
     """torch's loss for tensors on the current device, in ``x``'s dtype."""
+    tf = frameworks.tensorflow()
     logp = tf.nn.log_softmax(_rows(x, plan.class_axis), axis=-1)
     if plan.probabilities:
         loss = _probability_loss(logp, _rows(target, plan.class_axis), weight, plan)
@@ -84,66 +77,27 @@ def _loss(x: Any, target: Any, weight: Any | None, plan: Plan) -> Any:
     return loss
 
 
-class TfPortImplementation:
+class TfPortImplementation(Adapter):
     """torch's semantics in TensorFlow ops; CPU, and a GPU where TensorFlow sees one."""
 
     name = "tensorflow"
-    dtypes = ALL_DTYPES
+    framework = "tensorflow"
 
     def __init__(self, function: bool = False) -> None:
-        global tf
-        tf = require_tensorflow()
-        self._loss = tf.function(_loss) if function else _loss
-
-    @property
-    def devices(self) -> tuple[str, ...]:
-        """``cpu``, and ``cuda`` where TensorFlow sees a GPU (``gpu`` is accepted too)."""
-        return tf_devices()
-
-    def supports(self, call: Call) -> str | None:
-        """Everything torch does, on the devices TensorFlow can see."""
-        if canonical_device(call.device) not in self.devices:
-            return f"tensorflow sees no {call.device} device"
-        return None
+        self._tf = frameworks.tensorflow()
+        self._loss = self._tf.function(_loss) if function else _loss
 
     def versions(self) -> dict[str, str]:
         """TensorFlow's version."""
-        return {"tensorflow": str(tf.__version__)}
+        return {"tensorflow": str(self._tf.__version__)}
 
-    def _run(self, input: Array, target: Array, weight: Array | None, ignore_index: int,
-             reduction: str, label_smoothing: float, dtype: str, device: str,
-             grad: bool) -> tuple[Array, Array | None]:
-        x = cast_floating(input, dtype)
-        t = cast_floating(target, dtype)
-        w = None if weight is None else cast_floating(weight, dtype)
-        plan, t = plan_call(x, t, w, ignore_index, reduction, label_smoothing)
-        with tf.device(tf_device_name(device)):
-            x, t = tf.constant(x), tf.constant(t)
-            w = None if w is None else tf.constant(w)
-            if not grad:
-                return tensor_to_numpy(self._loss(x, t, w, plan)), None
-            with tf.GradientTape(watch_accessed_variables=False) as tape:
-                tape.watch(x)
-                loss = self._loss(x, t, w, plan)
-                total = tf.reduce_sum(loss)
-            g = tape.gradient(total, x,
-                              unconnected_gradients=tf.UnconnectedGradients.ZERO)
-        return tensor_to_numpy(loss), tensor_to_numpy(g)
-
-    def cross_entropy(self, input: Array, target: Array, weight: Array | None = None,
-                      ignore_index: int = DEFAULT_IGNORE_INDEX, reduction: str = "mean",
-                      label_smoothing: float = 0.0, *, dtype: str = "float64",
-                      device: str = "cpu") -> Array:
-        """torch's cross-entropy with floating arguments cast to ``dtype`` on ``device``."""
-        return self._run(input, target, weight, ignore_index, reduction, label_smoothing,
-                         dtype, device, grad=False)[0]
-
-    def value_and_grad(self, input: Array, target: Array, weight: Array | None = None,
-                       ignore_index: int = DEFAULT_IGNORE_INDEX, reduction: str = "mean",
-                       label_smoothing: float = 0.0, *, dtype: str = "float64",
-                       device: str = "cpu") -> tuple[Array, Array]:
-        """The loss and d loss.sum() / d input through ``tf.GradientTape``."""
-        loss, g = self._run(input, target, weight, ignore_index, reduction, label_smoothing,
-                            dtype, device, grad=True)
-        assert g is not None
-        return loss, g
+    def evaluate(self, args: Arguments, call: Call) -> Result:
+        """torch's cross-entropy with floating arguments cast to ``dtype`` on ``device``; the
+        gradient through ``tf.GradientTape``."""
+        tf = self._tf
+        x, t, w = args.cast()
+        plan, t = plan_call(x, t, w, args.ignore_index, args.reduction, args.label_smoothing)
+        with tf.device(device_name(args.device)):
+            target, weight = tf.constant(t), None if w is None else tf.constant(w)
+            return value_and_grad(lambda z: self._loss(z, target, weight, plan),
+                                  tf.constant(x), call.gradient)

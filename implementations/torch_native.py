@@ -6,31 +6,21 @@ from typing import Any
 
 import numpy as np
 
-from implementations import require
+from implementations import frameworks
+from implementations._adapter import Adapter, Arguments, Result
+from implementations._convert import canonical_device
 from implementations._dtypes import numpy_dtype
-from implementations.base import ALL_DTYPES, DEFAULT_IGNORE_INDEX, Array, Call
+from implementations.base import Array, Call
 
 
-class TorchImplementation:
+class TorchImplementation(Adapter):
     """``F.cross_entropy`` on CPU or CUDA, in every floating dtype torch has."""
 
     name = "torch"
-    dtypes = ALL_DTYPES
+    framework = "torch"
 
     def __init__(self) -> None:
-        self._torch = require("torch", extra="torch")
-        self._functional = require("torch.nn.functional", extra="torch")
-
-    @property
-    def devices(self) -> tuple[str, ...]:
-        """``cpu``, and ``cuda`` where torch sees a GPU."""
-        return ("cpu", "cuda") if self._torch.cuda.is_available() else ("cpu",)
-
-    def supports(self, call: Call) -> str | None:
-        """Everything, on the devices torch can see."""
-        if call.device not in self.devices:
-            return f"torch sees no {call.device} device"
-        return None
+        self._torch = frameworks.torch()
 
     def versions(self) -> dict[str, str]:
         """torch's version (and CUDA's when present)."""
@@ -48,40 +38,23 @@ class TorchImplementation:
                                                  else array.dtype, copy=True))
         if tensor.is_floating_point():
             tensor = tensor.to(getattr(self._torch, dtype))
-        return tensor.to(device)
+        return tensor.to(canonical_device(device))
 
     def _to_numpy(self, tensor: Any) -> Array:
         tensor = tensor.detach().cpu()
         dtype = str(tensor.dtype).removeprefix("torch.")
         return np.asarray(tensor.to(self._torch.float64).numpy().astype(numpy_dtype(dtype)))
 
-    def _loss(self, input: Array, target: Array, weight: Array | None, ignore_index: int,
-              reduction: str, label_smoothing: float, dtype: str, device: str,
-              grad: bool) -> tuple[Array, Array | None]:
-        x = self._tensor(input, dtype, device).requires_grad_(grad)
-        loss = self._functional.cross_entropy(
-            x, self._tensor(target, dtype, device), weight=self._tensor(weight, dtype, device),
-            ignore_index=int(ignore_index), reduction=reduction,
-            label_smoothing=float(label_smoothing))
-        if not grad:
+    def evaluate(self, args: Arguments, call: Call) -> Result:
+        """``F.cross_entropy`` with floating arguments cast to ``dtype`` on ``device``; the
+        gradient through autograd."""
+        x = self._tensor(args.input, args.dtype, args.device).requires_grad_(call.gradient)
+        loss = self._torch.nn.functional.cross_entropy(
+            x, self._tensor(args.target, args.dtype, args.device),
+            weight=self._tensor(args.weight, args.dtype, args.device),
+            ignore_index=int(args.ignore_index), reduction=args.reduction,
+            label_smoothing=float(args.label_smoothing))
+        if not call.gradient:
             return self._to_numpy(loss), None
         (g,) = self._torch.autograd.grad(loss.sum(), [x])
         return self._to_numpy(loss), self._to_numpy(g)
-
-    def cross_entropy(self, input: Array, target: Array, weight: Array | None = None,
-                      ignore_index: int = DEFAULT_IGNORE_INDEX, reduction: str = "mean",
-                      label_smoothing: float = 0.0, *, dtype: str = "float64",
-                      device: str = "cpu") -> Array:
-        """``F.cross_entropy`` with floating arguments cast to ``dtype`` on ``device``."""
-        return self._loss(input, target, weight, ignore_index, reduction, label_smoothing,
-                          dtype, device, grad=False)[0]
-
-    def value_and_grad(self, input: Array, target: Array, weight: Array | None = None,
-                       ignore_index: int = DEFAULT_IGNORE_INDEX, reduction: str = "mean",
-                       label_smoothing: float = 0.0, *, dtype: str = "float64",
-                       device: str = "cpu") -> tuple[Array, Array]:
-        """The loss and d loss.sum() / d input through autograd."""
-        loss, g = self._loss(input, target, weight, ignore_index, reduction, label_smoothing,
-                             dtype, device, grad=True)
-        assert g is not None
-        return loss, g

@@ -8,12 +8,14 @@
   divergences from torch are expectations of the conformance run, not failures here.
 * ``torch``: ``nn.CrossEntropyLoss`` is ``F.cross_entropy``.
 
-Every framework is optional: its tests skip when it is not installed. Frameworks are loaded
-once per module (their imports and JAX's compilations are the slow part).
+Every framework is optional: its tests skip when a module the registry lists for it is not
+installed. Frameworks are loaded once per module (their imports and JAX's compilations are the
+slow part).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 import subprocess
 import sys
@@ -25,24 +27,26 @@ import pytest
 
 import implementations
 from conformance.case import Case
-from implementations import reference
+from implementations import frameworks, reference, registry
 from implementations._dtypes import numpy_dtype
-from implementations.base import Call
+from implementations.base import Call, Unsupported, available_reason, devices_of
 
 PORTS = ("jax", "tensorflow")
 NATIVES = ("jax.optax", "tensorflow.nn", "keras")
-MODULES = {"torch": ("torch",), "jax": ("jax",), "jax.optax": ("jax", "optax"),
-           "tensorflow": ("tensorflow",), "tensorflow.nn": ("tensorflow",),
-           "keras": ("tensorflow", "keras")}
+MODULES = {row.name: row.modules for row in registry.BUILTINS}
 C = 5
 RTOL, ATOL, GRAD_TOL = 1e-12, 1e-15, 1e-10
 
 
 @pytest.fixture(scope="module")
 def impl(request: pytest.FixtureRequest) -> Any:
-    """The implementation named by the parameter, loaded once (skipped if not installed)."""
+    """The implementation named by the parameter, loaded once (skipped if not installed).
+
+    The modules are looked up, not imported: the adapter's loader imports its framework (and
+    sets what it sets before the import, see ``implementations.frameworks``)."""
     for module in MODULES[request.param]:
-        pytest.importorskip(module)
+        if importlib.util.find_spec(module) is None:
+            pytest.skip(f"{module} is not installed")
     return implementations.load(request.param)
 
 
@@ -228,6 +232,20 @@ def test_native_declares_what_it_cannot_express(impl: Any) -> None:
     assert impl.supports(Call(_NC, "indices", device="no-such-device")) is not None
 
 
+@pytest.mark.parametrize("impl", NATIVES, indirect=True)
+def test_native_raises_unsupported_instead_of_dropping(impl: Any) -> None:
+    """A call ``supports`` rejects raises ``Unsupported`` with that reason from both entry
+    points (the adapter never drops the argument it cannot express)."""
+    case = Case("nc-indices-weight", SIMPLE[0].input, SIMPLE[0].target, weight=np.ones(C))
+    reason = impl.supports(case.call())
+    assert reason
+    with pytest.raises(Unsupported) as info:
+        impl.cross_entropy(case.input, case.target, **case.kwargs())
+    assert str(info.value) == reason
+    with pytest.raises(Unsupported, match="class weights"):
+        impl.value_and_grad(case.input, case.target, **case.kwargs())
+
+
 @pytest.mark.parametrize("impl", PORTS + NATIVES, indirect=True)
 @pytest.mark.parametrize("dtype", ["float32", "float16", "bfloat16"])
 def test_result_dtype(impl: Any, dtype: str) -> None:
@@ -249,8 +267,8 @@ def test_provenance(impl: Any) -> None:
     versions = impl.versions()
     assert versions
     assert all(isinstance(v, str) for v in versions.values())
-    assert "cpu" in impl.devices
-    assert getattr(impl, "available", lambda: None)() is None
+    assert "cpu" in devices_of(impl)
+    assert available_reason(impl) is None
 
 
 # --- torch and the registry --------------------------------------------------------------------
@@ -283,10 +301,24 @@ def test_every_adapter_is_registered() -> None:
     assert set(PORTS + NATIVES) <= set(implementations.BUILTIN)
 
 
+LOADERS = (frameworks.torch, frameworks.jax, frameworks.optax, frameworks.tensorflow,
+           frameworks.keras)
+
+
+@pytest.fixture
+def fresh_loaders() -> Iterator[None]:
+    """The framework loaders with their caches cleared, before and after (they remember a
+    framework once loaded; this test makes one fail to import)."""
+    for loader in LOADERS:
+        loader.cache_clear()
+    yield
+    for loader in LOADERS:
+        loader.cache_clear()
+
+
+@pytest.mark.usefixtures("fresh_loaders")
 @pytest.mark.parametrize(("name", "module", "extra"), [
-    ("jax", "jax", "jax"), ("jax.optax", "optax", "jax"),
-    ("tensorflow", "tensorflow", "tensorflow"), ("tensorflow.nn", "tensorflow", "tensorflow"),
-    ("keras", "keras", "tensorflow")])
+    (row.name, module, row.extra) for row in registry.BUILTINS for module in row.modules])
 def test_missing_framework_names_the_extra(monkeypatch: pytest.MonkeyPatch, name: str,
                                            module: str, extra: str) -> None:
     """Loading an adapter whose framework cannot be imported says what to install."""

@@ -15,6 +15,8 @@ import pytest
 import implementations
 from conformance.runner import Runner
 from conformance.spec import load_spec, select_cases
+from implementations import registry
+from implementations.base import devices_of
 
 pytestmark = pytest.mark.gpu
 
@@ -22,26 +24,20 @@ OUT_OF_RANGE = ["invalid-target-out-of-range", "invalid-target-negative"]
 CASES = select_cases(load_spec(), None, OUT_OF_RANGE)
 
 
-def _torch_cuda():
-    torch = pytest.importorskip("torch")
-    if not torch.cuda.is_available():
-        pytest.skip("torch sees no CUDA device")
-    return implementations.load("torch")
-
-
-def _jax_gpu():
-    jax = pytest.importorskip("jax")
-    try:
-        jax.devices("gpu")
-    except RuntimeError:
-        pytest.skip("JAX sees no GPU")
-    return implementations.load("jax")
+def _on_cuda(name):
+    """Built-in ``name``, skipped unless its frameworks are installed and it sees a GPU."""
+    for module in registry.builtin(name).modules:
+        pytest.importorskip(module)
+    impl = implementations.load(name)
+    if "cuda" not in devices_of(impl):
+        pytest.skip(f"{name} sees no CUDA device")
+    return impl
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-@pytest.mark.parametrize("loader", [_torch_cuda, _jax_gpu], ids=["torch", "jax"])
-def test_spec_conforms_on_gpu(loader, dtype):
-    impl = loader()
+@pytest.mark.parametrize("name", ["torch", "jax"])
+def test_spec_conforms_on_gpu(name, dtype):
+    impl = _on_cuda(name)
     records = Runner().run(impl, CASES, dtype=dtype, device="cuda")
     from conformance.expectations import expectations_for
 
@@ -50,7 +46,7 @@ def test_spec_conforms_on_gpu(loader, dtype):
 
 
 def test_torch_cuda_out_of_range_target_is_a_device_assert():
-    _torch_cuda()
+    _on_cuda("torch")
     code = ("import torch, torch.nn.functional as F\n"
             "x = torch.zeros(2, 3, device='cuda')\n"
             "F.cross_entropy(x, torch.tensor([0, 5], device='cuda'))\n"

@@ -1,0 +1,124 @@
+"""One loader per framework: the only place a framework is imported and its process-wide state set.
+
+Each loader is cached: the first call imports the framework (raising ``NotInstalledError``
+naming the ce-conformance extra when it is missing) and sets what the framework needs for the
+whole process, once; later calls return the module.
+
+* ``torch()``: nothing process-wide.
+* ``jax()``: turns on ``jax_enable_x64``, so float64 and int64 stay 64-bit (for every user of
+  JAX in the process: the flag is global to JAX). ``optax()`` loads ``jax()`` first.
+* ``tensorflow()`` and ``jax()``: both frameworks' C++ logs read ``TF_CPP_MIN_LOG_LEVEL``
+  (TensorFlow logs one warning per invalid label). Before the first import it is set to ``2``
+  (errors only) unless the user chose a level. JAX would otherwise set ``1`` on import, which
+  would then pass for the user's choice; a framework imported before its loader ran keeps what
+  it set.
+* ``keras()``: ``KERAS_BACKEND=tensorflow`` unless set, before Keras is first imported (Keras
+  fixes its backend then; the keras adapter's ``available()`` says when it is another one).
+
+``gpu_count`` and ``gpu_names`` ask a framework, by name, which GPUs it sees.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from functools import cache
+from typing import Any
+
+from implementations.base import NotInstalledError
+
+
+def require(module: str, extra: str) -> Any:
+    """Import ``module``, or raise ``NotInstalledError`` naming the ce-conformance ``extra``."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise NotInstalledError(
+            f"not installed: pip install ce-conformance[{extra}] ({module}: {exc})"
+        ) from None
+
+
+def _quiet_cpp_logs() -> None:
+    """TensorFlow's and XLA's C++ logs: errors only, unless the user chose a level."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+@cache
+def torch() -> Any:
+    """``torch`` (``torch.nn.functional`` loaded)."""
+    module = require("torch", extra="torch")
+    require("torch.nn.functional", extra="torch")
+    return module
+
+
+@cache
+def jax() -> Any:
+    """``jax``, with ``jax_enable_x64`` on for the process."""
+    _quiet_cpp_logs()
+    module = require("jax", extra="jax")
+    module.config.update("jax_enable_x64", True)
+    return module
+
+
+@cache
+def optax() -> Any:
+    """``optax`` (after ``jax()``)."""
+    jax()
+    return require("optax", extra="jax")
+
+
+@cache
+def tensorflow() -> Any:
+    """``tensorflow``, its C++ warnings quiet unless the user chose a level."""
+    _quiet_cpp_logs()
+    return require("tensorflow", extra="tensorflow")
+
+
+@cache
+def keras() -> Any:
+    """``keras`` on the TensorFlow backend (unless Keras was imported already, or the user
+    chose another backend)."""
+    if "keras" not in sys.modules:
+        os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    tensorflow()
+    return require("keras", extra="tensorflow")
+
+
+# --- GPUs, as each framework sees them -----------------------------------------------------
+
+def jax_gpus() -> list[Any]:
+    """The GPU devices JAX sees (none on a CPU-only jaxlib)."""
+    try:
+        return list(jax().devices("gpu"))
+    except RuntimeError:
+        return []
+
+
+def _tensorflow_gpus() -> list[Any]:
+    return list(tensorflow().config.list_physical_devices("GPU"))
+
+
+def gpu_count(framework: str) -> int:
+    """How many GPUs ``framework`` (``torch``, ``jax``, ``tensorflow``; else none) sees."""
+    if framework == "torch":
+        cuda = torch().cuda
+        return int(cuda.device_count()) if cuda.is_available() else 0
+    if framework == "jax":
+        return len(jax_gpus())
+    if framework == "tensorflow":
+        return len(_tensorflow_gpus())
+    return 0
+
+
+def gpu_names(framework: str) -> list[str]:
+    """The names of the GPUs ``framework`` sees, for provenance."""
+    if framework == "torch":
+        cuda = torch().cuda
+        return [str(cuda.get_device_name(i)) for i in range(gpu_count("torch"))]
+    if framework == "jax":
+        return [str(device.device_kind) for device in jax_gpus()]
+    if framework == "tensorflow":
+        details = tensorflow().config.experimental.get_device_details
+        return [str(details(gpu).get("device_name", gpu.name)) for gpu in _tensorflow_gpus()]
+    return []

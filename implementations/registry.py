@@ -1,0 +1,159 @@
+"""The one table of backends: every built-in implementation and every example plugin, once.
+
+Everything that lists backends reads it: ``implementations.load`` and ``known_names``, nox (one
+session per group), ``.ci/run`` and the GitHub workflow (through this module's command line),
+the tests (which framework modules to skip on), and the reproduction snippets (how a user calls
+a framework's own loss). Adding a built-in backend is one adapter module, one ``Backend`` row
+here, and its expectations file ``expectations/<name>.yaml``.
+
+This module imports nothing but the standard library, so that nox and CI can read it without
+installing the project::
+
+    python implementations/registry.py names          # built-in names, one a line
+    python implementations/registry.py github-matrix  # session=[...] and impl=[...] (JSON),
+                                                      # lines for $GITHUB_OUTPUT
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Native:
+    """How a user calls the framework's own loss, for reproduction snippets. In the calls,
+    ``{x}`` are the class-last logits, ``{y}`` the targets, ``{e}`` the label smoothing; in
+    ``mean`` and ``sum``, ``{v}`` are the per-example losses."""
+
+    imports: str
+    indices: str  # the call for class indices
+    probabilities: str  # the call for class probabilities
+    array: str  # the function that makes a framework array from a NumPy one
+    mean: str
+    sum: str
+    smooths: bool = False  # the probability call smooths by itself (takes {e})
+
+
+@dataclass(frozen=True)
+class Backend:
+    """A built-in implementation."""
+
+    name: str
+    target: str  # "module:attribute" of its adapter
+    group: str  # the nox session (one virtualenv) it runs in: reference, torch, jax, tensorflow
+    extra: str | None = None  # the ce-conformance extra that installs its frameworks
+    modules: tuple[str, ...] = ()  # the framework modules it imports (tests skip without them)
+    devices: tuple[str, ...] = ("cpu",)  # the devices it can use where the framework sees them
+    native: Native | None = None  # its framework's own call, when it wraps one
+
+
+@dataclass(frozen=True)
+class Plugin:
+    """An example plugin under ``examples/`` (installed from there by nox)."""
+
+    name: str  # the implementation name it registers
+    group: str  # its nox session
+    folder: str  # under examples/
+    expectations: str | None = None  # its expectations file, relative to the repository
+    merged: bool = True  # part of the published matrix (not: the deliberately broken one)
+
+
+_OPTAX = Native(
+    imports="import jax.numpy as jnp\nimport optax",
+    indices="optax.losses.softmax_cross_entropy_with_integer_labels({x}, {y})",
+    probabilities="optax.losses.softmax_cross_entropy({x}, {y})",
+    array="jnp.asarray", mean="{v}.mean()", sum="{v}.sum()")
+_TF_NN = Native(
+    imports="import tensorflow as tf",
+    indices="tf.nn.sparse_softmax_cross_entropy_with_logits(labels={y}, logits={x})",
+    probabilities="tf.nn.softmax_cross_entropy_with_logits(labels={y}, logits={x})",
+    array="tf.constant", mean="tf.reduce_mean({v})", sum="tf.reduce_sum({v})")
+_KERAS = Native(
+    imports="import keras",
+    indices="keras.losses.sparse_categorical_crossentropy({y}, {x}, from_logits=True)",
+    probabilities="keras.losses.categorical_crossentropy({y}, {x}, from_logits=True, "
+                  "label_smoothing={e})",
+    array="keras.ops.array", mean="keras.ops.mean({v})", sum="keras.ops.sum({v})", smooths=True)
+
+GPU = ("cpu", "cuda")
+BUILTINS: tuple[Backend, ...] = (
+    Backend("reference", "implementations.reference:ReferenceImplementation", "reference"),
+    Backend("torch", "implementations.torch_native:TorchImplementation", "torch",
+            extra="torch", modules=("torch",), devices=GPU),
+    Backend("jax", "implementations.jax_port:JaxPortImplementation", "jax",
+            extra="jax", modules=("jax",), devices=GPU),
+    Backend("jax.optax", "implementations.optax_native:OptaxImplementation", "jax",
+            extra="jax", modules=("jax", "optax"), devices=GPU, native=_OPTAX),
+    Backend("tensorflow", "implementations.tf_port:TfPortImplementation", "tensorflow",
+            extra="tensorflow", modules=("tensorflow",), devices=GPU),
+    Backend("tensorflow.nn", "implementations.tf_native:TfNnImplementation", "tensorflow",
+            extra="tensorflow", modules=("tensorflow",), devices=GPU, native=_TF_NN),
+    Backend("keras", "implementations.keras_native:KerasImplementation", "tensorflow",
+            extra="tensorflow", modules=("tensorflow", "keras"), devices=GPU, native=_KERAS),
+)
+PLUGINS: tuple[Plugin, ...] = (
+    Plugin("onnxruntime", "onnxruntime", "onnxruntime-plugin",
+           expectations="examples/onnxruntime-plugin/expectations.yaml"),
+    Plugin("broken", "broken", "broken-plugin", merged=False),
+)
+
+
+def names() -> list[str]:
+    """The built-in implementations' names, in the table's order."""
+    return [row.name for row in BUILTINS]
+
+
+def builtin(name: str) -> Backend:
+    """The row of built-in ``name`` (``KeyError`` when there is none)."""
+    for row in BUILTINS:
+        if row.name == name:
+            return row
+    raise KeyError(name)
+
+
+def native(name: str) -> Native | None:
+    """How a user calls ``name``'s framework loss, or ``None`` (not built in, or no own call)."""
+    return next((row.native for row in BUILTINS if row.name == name), None)
+
+
+def groups() -> dict[str, list[str]]:
+    """Each nox group (session) with the implementations it runs, built-ins first."""
+    found: dict[str, list[str]] = {}
+    rows: tuple[Backend | Plugin, ...] = (*BUILTINS, *PLUGINS)
+    for row in rows:
+        found.setdefault(row.group, []).append(row.name)
+    return found
+
+
+def merged_groups() -> list[str]:
+    """The groups whose reports make up the published matrix."""
+    left_out = {plugin.group for plugin in PLUGINS if not plugin.merged}
+    return [group for group in groups() if group not in left_out]
+
+
+def gated() -> list[str]:
+    """The implementations gated in CI: every built-in and every merged plugin."""
+    return names() + [plugin.name for plugin in PLUGINS if plugin.merged]
+
+
+def github_matrix() -> dict[str, list[str]]:
+    """The workflow's matrices: the nox backend sessions, and the implementations to gate."""
+    return {"session": list(groups()), "impl": gated()}
+
+
+def main(argv: list[str]) -> int:
+    """``names`` or ``github-matrix`` (see the module docstring)."""
+    if argv == ["names"]:
+        print("\n".join(names()))
+    elif argv == ["github-matrix"]:
+        print("\n".join(f"{key}={json.dumps(values)}" for key, values in github_matrix().items()))
+    else:
+        print("usage: python implementations/registry.py names|github-matrix", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
