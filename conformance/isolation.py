@@ -42,6 +42,13 @@ from implementations.base import (
     NotInstalledError,
     UnknownImplementationError,
     Unsupported,
+    available_reason,
+    devices_of,
+    dtypes_of,
+    gpu_names_of,
+    has_gradient,
+    supports_reason,
+    versions_of,
 )
 
 __all__ = ["BadReturn", "Crashed", "Fault", "Invocation", "RemoteError", "TimedOut",
@@ -188,6 +195,7 @@ class _Description:
     dtypes: tuple[str, ...]
     devices: tuple[str, ...]
     versions: dict[str, str]
+    gpu_names: list[str]
     has_gradient: bool
     unavailable: str | None
     load_error: tuple[str, str] | None = None  # (exception type, message)
@@ -207,23 +215,16 @@ def _initialize(name: str) -> None:
 
 def _describe() -> _Description:
     if "error" in _WORKER:
-        return _Description("", (), (), {}, False, None, _WORKER["error"])
+        return _Description("", (), (), {}, [], False, None, _WORKER["error"])
     impl = _WORKER["impl"]
-    available = getattr(impl, "available", None)
-    versions = getattr(impl, "versions", None)
-    return _Description(
-        name=str(impl.name),
-        dtypes=tuple(getattr(impl, "dtypes", ("float64",))),
-        devices=tuple(getattr(impl, "devices", ("cpu",))),
-        versions=dict(versions()) if versions else {},
-        has_gradient=hasattr(impl, "value_and_grad"),
-        unavailable=available() if available else None,
-    )
+    return _Description(name=str(impl.name), dtypes=dtypes_of(impl), devices=devices_of(impl),
+                        versions=versions_of(impl), gpu_names=gpu_names_of(impl),
+                        has_gradient=has_gradient(impl),
+                        unavailable=available_reason(impl))
 
 
 def _supports(call: Call) -> str | None:
-    supports = getattr(_WORKER["impl"], "supports", None)
-    return supports(call) if supports is not None else None
+    return supports_reason(_WORKER["impl"], call)
 
 
 @dataclass(frozen=True)
@@ -237,15 +238,15 @@ class _Raised:
 
     def error(self) -> Exception:
         """The exception to raise in the harness: the contract's own types stay themselves."""
-        error: Exception
+        error: Any
         if self.type_name == "ce:BadReturn":
             error = BadReturn(self.message)
         elif self.type_name == "ce:Unsupported":
             error = Unsupported(self.message)
         else:
             error = RemoteError(self.type_name, self.message)
-        error.ce_mutated = self.mutated  # type: ignore[attr-defined]
-        return error
+        error.ce_mutated = self.mutated
+        return error  # type: ignore[no-any-return]
 
 
 def _type_name(exc: Exception) -> str:
@@ -318,6 +319,7 @@ class IsolatedImplementation:
         self.dtypes = info.dtypes
         self.devices = info.devices
         self._versions = info.versions
+        self._gpu_names = info.gpu_names
         self._unavailable = info.unavailable
         self._supports: dict[Call, str | None] = {}
 
@@ -328,6 +330,10 @@ class IsolatedImplementation:
     def versions(self) -> dict[str, str]:
         """The versions the worker reported."""
         return dict(self._versions)
+
+    def gpu_names(self) -> list[str]:
+        """The GPUs the worker's framework sees."""
+        return list(self._gpu_names)
 
     def supports(self, call: Call) -> str | None:
         """The implementation's own ``supports``, asked once per distinct call."""

@@ -38,7 +38,7 @@ from conformance.runner import Runner, describe, has_gradient, unsupported_reaso
 from conformance.strategies import cases, make_case
 from conformance.vocabulary import Verdict
 from implementations import reference as ref
-from implementations.base import DEFAULT_IGNORE_INDEX, Array, Implementation
+from implementations.base import DEFAULT_IGNORE_INDEX, Array, Implementation, class_axis_of
 from implementations.base import Unsupported as BaseUnsupported
 
 __all__ = ["Finding", "Relation", "Unsupported", "relations"]
@@ -76,7 +76,7 @@ class Relation:
 
 
 def _axis(case: Case) -> int:
-    return 0 if case.input.ndim == 1 else 1
+    return class_axis_of(case.input.shape)
 
 
 def _with(case: Case, **changes: Any) -> Case:

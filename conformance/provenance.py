@@ -10,7 +10,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from implementations.base import Implementation, gpu_names_of, versions_of
+from implementations.base import gpu_names_of, versions_of
 
 
 def _commit() -> str | None:
@@ -40,7 +40,7 @@ def _cpu() -> str:
     return platform.processor() or platform.machine()
 
 
-def _gpus(impls: Iterable[Implementation]) -> list[str]:
+def _gpus(impls: Iterable[Any]) -> list[str]:
     """The GPUs of the machine, as the first implementation that runs on one names them."""
     for impl in impls:
         names = gpu_names_of(impl)
@@ -49,8 +49,9 @@ def _gpus(impls: Iterable[Implementation]) -> list[str]:
     return []
 
 
-def provenance(impls: Iterable[Implementation], spec_hash: str, **extra: Any) -> dict[str, Any]:
-    """The provenance block of ``results.json``."""
+def provenance(impls: Iterable[Any], spec_hash: str, **extra: Any) -> dict[str, Any]:
+    """The provenance block of ``results.json``; ``impls`` are implementations, or what their
+    workers said of themselves (``conformance.session.Described``: name, versions, GPUs)."""
     impls = list(impls)
     return {
         "suite_version": _version(),

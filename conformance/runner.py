@@ -29,24 +29,13 @@ from conformance.results import Record, summarize
 from conformance.vocabulary import Check, Origin, Outcome, Verdict
 from implementations import reference as ref
 from implementations._dtypes import round_to
-from implementations.base import Array, Implementation, Unsupported
-
-
-def unsupported_reason(impl: Implementation, call: Any) -> str | None:
-    """Why ``impl`` cannot run ``call`` (dtype, device, or its own ``supports``), or ``None``."""
-    dtypes = getattr(impl, "dtypes", ("float64",))
-    if call.dtype not in dtypes:
-        return f"{impl.name} has no {call.dtype} (it supports {', '.join(dtypes)})"
-    devices = getattr(impl, "devices", ("cpu",))
-    if call.device not in devices:
-        return f"{impl.name} sees no {call.device} device (it has {', '.join(devices)})"
-    supports = getattr(impl, "supports", None)
-    return supports(call) if supports is not None else None
-
-
-def has_gradient(impl: Implementation) -> bool:
-    """Whether ``impl`` offers ``value_and_grad``."""
-    return hasattr(impl, "value_and_grad")
+from implementations.base import (
+    Array,
+    Implementation,
+    Unsupported,
+    has_gradient,
+    unsupported_reason,
+)
 
 
 def rounded(case: Case, dtype: str) -> dict[str, Any]:

@@ -26,7 +26,13 @@ from conformance.isolation import DEFAULT_TIMEOUT, Fault, isolate
 from conformance.results import Record
 from conformance.runner import CallTally, Runner
 from conformance.vocabulary import Check, Outcome, Verdict
-from implementations.base import Implementation, NotInstalledError, UnknownImplementationError
+from implementations.base import (
+    Implementation,
+    NotInstalledError,
+    UnknownImplementationError,
+    available_reason,
+    dtypes_of,
+)
 
 __all__ = ["Described", "ImplResult", "Plan", "Selection", "Skipped", "check_names",
            "default_jobs", "run", "run_spec", "select"]
@@ -63,10 +69,15 @@ class Described:
     dtypes: tuple[str, ...]
     devices: tuple[str, ...]
     version_info: dict[str, str] = field(default_factory=dict)
+    gpus: tuple[str, ...] = ()
 
     def versions(self) -> dict[str, str]:
         """The frameworks' versions, as the implementation reported them."""
         return dict(self.version_info)
+
+    def gpu_names(self) -> list[str]:
+        """The GPUs the implementation's framework saw."""
+        return list(self.gpus)
 
 
 @dataclass
@@ -126,7 +137,7 @@ def _job(name: str, plan: Plan, events: _Events | None) -> ImplResult:
         return ImplResult(name, records=[_load_fault(name, exc, plan)])
     try:
         described = Described(impl.name, tuple(impl.dtypes), tuple(impl.devices),
-                              impl.versions())
+                              impl.versions(), tuple(impl.gpu_names()))
         reason = impl.available()
         if reason:
             return ImplResult(name, skipped=reason, described=described)
@@ -146,7 +157,7 @@ def _run_loaded(impl: Implementation, plan: Plan, events: _Events | None) -> lis
     tally = CallTally()
     runner = Runner(gradients=plan.gradients, tally=tally)
     records: list[Record] = []
-    for dtype in plan.dtypes or tuple(getattr(impl, "dtypes", ("float64",))):
+    for dtype in plan.dtypes or dtypes_of(impl):
         for device in plan.devices:
             context = runner.context(impl, dtype, device)
             found = [r for case in plan.cases for r in _announced(context.run_case(case),
@@ -249,7 +260,7 @@ def select(names: Iterable[str] | None) -> Selection:
         except NotInstalledError as exc:
             selection.skipped.append(Skipped(name, str(exc)))
             continue
-        reason = getattr(impl, "available", lambda: None)()
+        reason = available_reason(impl)
         if reason:
             selection.skipped.append(Skipped(name, reason))
         else:

@@ -30,7 +30,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 
 from conformance.case import Case, Expect
-from implementations.base import DEFAULT_IGNORE_INDEX, REDUCTIONS, Array
+from implementations.base import DEFAULT_IGNORE_INDEX, REDUCTIONS, Array, class_axis_of
 
 __all__ = ["SpecError", "default_spec_path", "load_spec", "schema_path", "spec_hash"]
 
@@ -284,7 +284,7 @@ def _check_case(doc: _Doc, index: int, fields: dict[str, Any]) -> None:
                                                     "label-smoothing-range})")
     input_shape = shapes["input"]
     if "weight" in shapes and input_shape:
-        classes = input_shape[0 if len(input_shape) == 1 else 1]
+        classes = input_shape[class_axis_of(input_shape)]
         if shapes["weight"] != (classes,):
             raise doc.error((*base, "weight"), f"has shape {list(shapes['weight'])}; the input "
                                                f"has {classes} classes (mark the case expect: "
@@ -380,7 +380,7 @@ def _probabilities(doc: _Doc, path: Path_, rng: np.random.Generator, shape: tupl
                    axis: int | None) -> Array:
     """Softmax of standard normals along ``axis`` (default 1, or 0 for a 1-D shape)."""
     if axis is None:
-        axis = 0 if len(shape) == 1 else 1
+        axis = class_axis_of(shape)
     if not -len(shape) <= axis < len(shape):
         raise doc.error((*path, "axis"), f"axis {axis} is out of range for shape {list(shape)}")
     z = rng.standard_normal(shape)

@@ -21,7 +21,7 @@ from hypothesis.errors import InvalidArgument
 from hypothesis.extra import numpy as hnp
 
 from conformance.case import Case, Expect
-from implementations.base import DEFAULT_IGNORE_INDEX, Array
+from implementations.base import DEFAULT_IGNORE_INDEX, Array, class_axis_of
 
 __all__ = [
     "INVALID_KINDS",
@@ -182,7 +182,7 @@ def probability_targets(draw: st.DrawFn, shape: tuple[int, ...], *,
     """float64 class probabilities of the input's ``shape`` (class axis 1, or 0 for ``(C,)``)."""
     if not kinds or set(kinds) - set(PROBABILITY_KINDS):
         raise InvalidArgument(f"kinds={kinds!r} must be a non-empty subset of {PROBABILITY_KINDS}")
-    axis = 0 if len(shape) == 1 else 1
+    axis = class_axis_of(shape)
     kind = draw(st.sampled_from(kinds), label="probability kind")
     if kind == "one-hot":
         rest = shape[:axis] + shape[axis + 1:]
@@ -245,7 +245,7 @@ def cases(draw: st.DrawFn, *, min_classes: int = 1, max_classes: int = 8, min_ba
     shape = draw(shapes(min_classes=min_classes, max_classes=max_classes, min_batch=min_batch,
                         max_batch=max_batch, max_extra_dims=max_extra_dims, max_side=max_side,
                         max_elements=max_elements, allow_no_batch=allow_no_batch), label="shape")
-    axis = 0 if len(shape) == 1 else 1
+    axis = class_axis_of(shape)
     n_classes = shape[axis]
     x = draw(logits(shape), label="input")
     if probabilities is None:
@@ -279,7 +279,7 @@ def invalid_cases(draw: st.DrawFn, kind: str, *, max_classes: int = 6) -> Case:
         raise InvalidArgument(f"kind={kind!r} must be one of {INVALID_KINDS}")
     shape = draw(shapes(max_classes=max_classes, min_batch=1, max_batch=4, max_extra_dims=0,
                         max_elements=64), label="shape")
-    axis = 0 if len(shape) == 1 else 1
+    axis = class_axis_of(shape)
     n_classes, rest = shape[axis], shape[:axis] + shape[axis + 1:]
     x = draw(logits(shape, kinds=("ordinary",)), label="input")
     target: Array = draw(class_targets(rest, n_classes, kinds=("in-range",)), label="target")

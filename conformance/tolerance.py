@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 
 from implementations._dtypes import finfo, numpy_dtype
-from implementations.base import Array
+from implementations.base import Array, class_axis_of
 from implementations.reference import Decomposition
 
 K = 2.0
@@ -155,7 +155,7 @@ def bounds(parts: Decomposition, value: Array, grad: Array, reduction: str, dtyp
     p = np.exp(parts.logp)
     d = abs(parts.denominator) if reduction == "mean" and parts.denominator else 1.0
     g_rows = (p * np.sum(q, axis=1, keepdims=True) * (1.0 + dist) + q) / d
-    class_axis = 0 if len(input_shape) == 1 else 1
+    class_axis = class_axis_of(input_shape)
     moved = np.moveaxis(np.empty(input_shape), class_axis, -1).shape
     g = np.moveaxis(g_rows.reshape(moved), -1, class_axis)
     with np.errstate(invalid="ignore"):

@@ -78,7 +78,7 @@ class Call:
     @property
     def class_axis(self) -> int:
         """torch's class axis: 0 for a ``(C,)`` input, else 1."""
-        return 0 if len(self.input_shape) == 1 else 1
+        return class_axis_of(self.input_shape)
 
     @property
     def n_classes(self) -> int:
@@ -105,6 +105,11 @@ class Call:
                    has_weight=weight is not None, ignore_index=int(ignore_index),
                    reduction=reduction, label_smoothing=float(label_smoothing),
                    dtype=cast(DType, dtype), device=device, gradient=gradient)
+
+
+def class_axis_of(shape: tuple[int, ...]) -> int:
+    """torch's class axis for an input of ``shape``: 0 for ``(C,)``, else 1 (the one rule)."""
+    return 0 if len(shape) == 1 else 1
 
 
 def target_kind(input: Array, target: Array) -> TargetKind:
