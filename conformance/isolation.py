@@ -11,9 +11,11 @@ contract and forwards every call:
   implementation does to them reaches the harness or another implementation; ``invoke`` also
   compares them after the call with a copy taken before it and reports which were written into;
 * a call that outlives ``timeout`` seconds raises ``TimedOut``; its worker is killed;
-* a worker that dies (an exit, a signal, a CUDA context lost) raises ``Crashed`` naming the exit
-  code or signal; the pool starts a fresh worker (which loads the implementation again), so the
-  run goes on;
+* a worker that dies (an exit, a signal) raises ``Crashed`` naming the exit code or signal; the
+  pool starts a fresh worker (which loads the implementation again), so the run goes on;
+* a call that raises a CUDA error which poisons its process (torch's device-side assert for an
+  out-of-range target) is recorded as what it is, a raise, and its worker is replaced, so the
+  following calls get a fresh CUDA context;
 * a return value that is not a numeric array (``None``, a string, a dict) raises ``BadReturn``.
 
 ``invoke(impl, method, arguments)`` is the one way the harness calls an implementation: in the
@@ -345,9 +347,8 @@ class IsolatedImplementation:
         """Run one call in the worker; raise what it raised (``RemoteError``) or a ``Fault``."""
         outcome = self._worker.submit(_invoke_in_worker, method, dict(arguments))
         if isinstance(outcome, _Raised):
-            if outcome.fatal:
+            if outcome.fatal:  # it raised, and its process is unusable now: replace it
                 self._worker.restart()
-                raise Crashed(None, f"CUDA context lost: {outcome.message}")
             raise outcome.error()
         assert isinstance(outcome, Invocation)
         return outcome
