@@ -18,6 +18,7 @@ __all__ = [
     "Check",
     "Origin",
     "Outcome",
+    "Severity",
     "Verdict",
     "is_check",
     "property_check",
@@ -49,6 +50,25 @@ class Outcome(StrEnum):
     WRITES_INPUT = "writes-input"  # wrote into an array it was given
     CRASH = "crash"
     TIMEOUT = "timeout"
+    LESS_ACCURATE = "less-accurate"  # within the bound, but far less accurate than torch
+
+
+class Severity(StrEnum):
+    """How bad a finding is, most severe first (``conformance.severity`` derives it from what
+    happened; it is never written by hand). Declaration order is the ranking."""
+
+    WRONG_ON_VALID = "wrong on valid input"  # a silently wrong value or gradient
+    WRITES_INPUT = "writes into its input"
+    ACCEPTS_INVALID = "silently accepts invalid input"
+    CRASH = "crash or timeout"
+    REJECTS_VALID = "rejects valid input"
+    ACCURACY = "accuracy"  # conforms, but 32x or more less accurate than torch
+    CONVENTION = "convention"  # a named alternative at an edge (0 vs NaN for an empty mean)
+
+    @property
+    def rank(self) -> int:
+        """0 for the most severe."""
+        return list(Severity).index(self)
 
 
 class Origin(StrEnum):
