@@ -1,0 +1,235 @@
+"""The pytest plugin (entry point ``pytest11``): the conformance suite as ordinary pytest tests.
+
+    python -m pytest --pyargs conformance.testsuite --ce-impl NAME [--ce-expectations FILE]
+        [--ce-dtype D ...] [--ce-device D ...] [--ce-profile ci|explore] [--ce-strict]
+
+collects one test per (case, check, dtype, device) of the spec, with the case id in the test id,
+and one per (generated property, dtype, device). So ``-k``, ``-x``, ``--lf``, ``-n auto``
+(pytest-xdist), JUnit and IDE integration work as for any test suite.
+
+* The implementation runs in a worker process of its own (``conformance.isolation``), started
+  once per pytest process (per xdist worker), so a crash or a hang fails one test.
+* A divergence its expectations file lists is an xfail carrying the entry's reason (strict: it
+  must really fail); with ``--ce-strict`` a listed divergence that no longer happens fails.
+* A call the implementation cannot express is a skip with its reason.
+* A failure's message carries the reproduction snippet.
+* The implementation and options can also come from ``CE_CONFORMANCE_IMPL`` and
+  ``[tool.ce-conformance]`` in ``pyproject.toml`` (``conformance.config``).
+* Hypothesis profiles ``ce-ci`` and ``ce-explore`` are registered; with ``--hypothesis-profile``
+  the generated properties take their example count from the chosen profile.
+
+The plugin is inert in test suites that do not collect ``conformance.testsuite``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import settings as hypothesis_settings
+
+from conformance import config as ce_config
+from conformance.case import Case
+from conformance.checks import discover
+from conformance.expectations import FINDINGS, Expectations, expectations_for
+from conformance.isolation import DEFAULT_TIMEOUT, IsolatedImplementation, isolate
+from conformance.properties import PROFILES, property_names, run_properties
+from conformance.results import Record
+from conformance.runner import Runner
+from conformance.spec import default_spec_path, load_spec
+from conformance.vocabulary import Verdict
+
+_STATE = pytest.StashKey["_State"]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """The ``--ce-*`` options."""
+    group = parser.getgroup("ce-conformance", "cross-entropy conformance (ce-conformance)")
+    group.addoption("--ce-impl", metavar="NAME",
+                    help="implementation to check: a registered name or package.module:attr")
+    group.addoption("--ce-expectations", metavar="FILE", type=Path,
+                    help="its known divergences (default for a built-in: expectations/NAME.yaml)")
+    group.addoption("--ce-dtype", action="append", metavar="DTYPE",
+                    help="dtype to check (repeatable; default: every dtype it declares)")
+    group.addoption("--ce-device", action="append", metavar="DEVICE",
+                    help="device to check (repeatable; default: cpu)")
+    group.addoption("--ce-profile", choices=tuple(PROFILES), default=None,
+                    help="generated-case profile (default: ci)")
+    group.addoption("--ce-strict", action="store_true", default=None,
+                    help="fail when a listed divergence no longer happens")
+    group.addoption("--ce-spec", metavar="FILE", type=Path, help="spec file (default: built in)")
+    group.addoption("--ce-timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
+                    help="time limit per call (0: none)")
+    group.addoption("--ce-no-properties", action="store_true",
+                    help="spec cases only, no generated properties")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the markers and the Hypothesis profiles."""
+    config.addinivalue_line("markers", "ce_conformance: a check of ce-conformance's suite")
+    for name, profile in PROFILES.items():
+        hypothesis_settings.register_profile(
+            f"ce-{name}", max_examples=profile.differential_examples,
+            derandomize=profile.derandomize, deadline=None, database=None)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Stop the implementation's worker."""
+    state = config.stash.get(_STATE, None)
+    if state is not None and state.impl is not None:
+        state.impl.close()
+
+
+@dataclass
+class _State:
+    """What the suite checks, resolved once per pytest process."""
+
+    settings: ce_config.Settings
+    impl: IsolatedImplementation
+    expectations: Expectations
+    cases: list[Case]
+    dtypes: tuple[str, ...]
+    devices: tuple[str, ...]
+    properties: bool
+    max_examples: int | None
+    runner: Runner = field(default_factory=Runner)
+
+
+def _state(config: pytest.Config) -> _State:
+    state = config.stash.get(_STATE, None)
+    if state is None:
+        state = config.stash[_STATE] = _resolve(config)
+    return state
+
+
+def _resolve(config: pytest.Config) -> _State:
+    try:
+        chosen = ce_config.settings({
+            "impl": config.getoption("ce_impl"), "expectations": config.getoption(
+                "ce_expectations"), "dtypes": config.getoption("ce_dtype"),
+            "devices": config.getoption("ce_device"), "profile": config.getoption("ce_profile"),
+            "strict": config.getoption("ce_strict")}, start=config.invocation_params.dir)
+    except ce_config.ConfigError as exc:
+        raise pytest.UsageError(f"ce-conformance: {exc}") from None
+    if not chosen.impl:
+        raise pytest.UsageError(
+            "ce-conformance: no implementation to check: pass --ce-impl NAME, set "
+            f"{ce_config.ENV_IMPL}, or set impl in [tool.ce-conformance] of pyproject.toml")
+    try:
+        impl = isolate(chosen.impl, timeout=config.getoption("ce_timeout") or None)
+    except Exception as exc:
+        raise pytest.UsageError(f"ce-conformance: {chosen.impl}: {exc}") from None
+    reason = impl.available()
+    if reason:
+        impl.close()
+        raise pytest.UsageError(f"ce-conformance: {chosen.impl} cannot run here: {reason}")
+    profile_given = config.getoption("hypothesis_profile", None) is not None
+    return _State(
+        settings=chosen, impl=impl,
+        expectations=expectations_for(impl.name, chosen.expectations),
+        cases=load_spec(config.getoption("ce_spec") or default_spec_path()),
+        dtypes=chosen.dtypes or impl.dtypes, devices=chosen.devices or ("cpu",),
+        properties=not config.getoption("ce_no_properties"),
+        max_examples=_profile_examples() if profile_given else None)
+
+
+@dataclass(frozen=True)
+class SpecItem:
+    """One check of one spec case in one dtype and device."""
+
+    case: Case
+    check: str
+    dtype: str
+    device: str
+
+
+@dataclass(frozen=True)
+class PropertyItem:
+    """One generated property in one dtype and device."""
+
+    name: str
+    dtype: str
+    device: str
+
+
+def _spec_items(state: _State) -> Iterator[Any]:
+    for dtype in state.dtypes:
+        for device in state.devices:
+            context = state.runner.context(state.impl, dtype, device)
+            for case in state.cases:
+                for check in discover():
+                    if check.applies(case, context):
+                        yield pytest.param(SpecItem(case, check.name, dtype, device),
+                                           id=f"{case.id}-{check.name}-{dtype}-{device}")
+
+
+def _property_items(state: _State) -> Iterator[Any]:
+    if not state.properties:
+        return
+    for dtype in state.dtypes:
+        for device in state.devices:
+            for name in property_names():
+                yield pytest.param(PropertyItem(name, dtype, device),
+                                   id=f"{name}-{dtype}-{device}")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Parametrize the suite's two test functions from the spec and the properties."""
+    if "ce_spec_item" in metafunc.fixturenames:
+        metafunc.parametrize("ce_spec_item", list(_spec_items(_state(metafunc.config))))
+    if "ce_property_item" in metafunc.fixturenames:
+        metafunc.parametrize("ce_property_item", list(_property_items(_state(metafunc.config))))
+
+
+# --- running one item --------------------------------------------------------------------------
+
+
+def check_spec_item(request: pytest.FixtureRequest, item: SpecItem) -> None:
+    """Run one check of one case and turn its record into a pytest outcome."""
+    state = _state(request.config)
+    context = state.runner.context(state.impl, item.dtype, item.device)
+    (check,) = [c for c in discover() if c.name == item.check]
+    _judge(request, state, check.run(context, item.case))
+
+
+def check_property_item(request: pytest.FixtureRequest, item: PropertyItem) -> None:
+    """Run one generated property and turn its record into a pytest outcome."""
+    state = _state(request.config)
+    (record,) = run_properties(state.impl, profile=state.settings.profile, dtype=item.dtype,
+                               device=item.device, only=[item.name],
+                               max_examples=state.max_examples)
+    _judge(request, state, record)
+
+
+def _judge(request: pytest.FixtureRequest, state: _State, record: Record) -> None:
+    annotated = state.expectations.annotate([record])
+    if record.verdict == Verdict.UNSUPPORTED:
+        pytest.skip(record.reason or "unsupported")
+    if record.verdict in FINDINGS:
+        if record.expected_reason:
+            request.node.add_marker(pytest.mark.xfail(
+                reason=f"known divergence: {record.expected_reason}", strict=True))
+        pytest.fail(_message(record), pytrace=False)
+    if state.settings.strict and annotated.fixed:
+        pytest.fail(f"a listed divergence no longer happens (remove it): "
+                    f"{annotated.fixed[0].describe()}", pytrace=False)
+
+
+def _message(record: Record) -> str:
+    lines = [f"{record.impl} {record.verdict} on {record.case} [{record.check}, {record.dtype}, "
+             f"{record.device}]: {record.reason}"]
+    if record.exception:
+        lines.append(f"raised {record.exception}")
+    if record.location:
+        lines.append(f"defined at {record.location}")
+    if record.repro:
+        lines += ["reproduce with:", *("    " + line for line in record.repro.splitlines())]
+    return "\n".join(lines)
+
+
+def _profile_examples() -> int:
+    """The example count of the Hypothesis profile in force (``--hypothesis-profile``)."""
+    return int((hypothesis_settings.default or hypothesis_settings()).max_examples)

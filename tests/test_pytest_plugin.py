@@ -1,0 +1,120 @@
+"""The pytest plugin (``conformance.pytest_plugin``) and the settings it reads
+(``conformance.config``: command line > environment > ``pyproject.toml``)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conformance.config import ConfigError, settings
+
+ROOT = Path(__file__).resolve().parent.parent
+MINI_SPEC = ROOT / "tests" / "helpers" / "mini_spec.yaml"
+WRONG = "tests.helpers.wrong_impl:WrongSum"
+
+
+def _pytest(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
+    """The suite in a fresh pytest process, run from ``tmp_path`` (any folder works)."""
+    environ = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+    environ.pop("CE_CONFORMANCE_IMPL", None) if env is None else None
+    done = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider",
+                           "--pyargs", "conformance.testsuite", "--ce-spec", str(MINI_SPEC),
+                           "-q", "-rA", *args], cwd=tmp_path, env=environ, capture_output=True,
+                          text=True, timeout=300, check=False)
+    return done.returncode, done.stdout + done.stderr
+
+
+def test_the_reference_passes_from_any_folder(tmp_path):
+    status, out = _pytest(tmp_path, "--ce-impl", "reference", "--ce-no-properties")
+    assert status == 0, out
+    assert "11 passed" in out, out  # 5 valid cases x (value, gradient) + 1 invalid
+    assert "test_spec[mini-3x4-sum-value-float64-cpu]" in out
+
+
+def test_a_wrong_implementation_fails_with_its_repro(tmp_path):
+    status, out = _pytest(tmp_path, "--ce-impl", WRONG, "--ce-no-properties")
+    assert status == 1, out
+    assert "FAILED" in out
+    assert "FAILED ../" in out
+    assert "test_spec[mini-3x4-sum-value-float64-cpu]" in out.split("FAILED", 1)[1]
+    assert "PASSED" in out
+    assert "test_spec[mini-3x4-mean-value-float64-cpu]\n" in out, "only the sums fail"
+    assert "reproduce with:" in out
+
+
+def test_a_listed_divergence_is_an_xfail_with_its_reason(tmp_path):
+    expectations = tmp_path / "known.yaml"
+    expectations.write_text("divergences:\n  - select: {feature: reduction-sum}\n"
+                            "    reason: sums come out 1.5 times too large\n")
+    status, out = _pytest(tmp_path, "--ce-impl", WRONG, "--ce-expectations", str(expectations),
+                          "--ce-no-properties")
+    assert status == 0, out
+    assert "XFAIL" in out
+    assert "sums come out 1.5 times too large" in out
+
+
+def test_the_implementation_can_come_from_the_environment(tmp_path):
+    status, out = _pytest(tmp_path, "--ce-no-properties", "-k", "mini-3x4-mean",
+                          env={"CE_CONFORMANCE_IMPL": "reference"})
+    assert status == 0, out
+
+
+def test_without_an_implementation_it_says_how_to_name_one(tmp_path):
+    status, out = _pytest(tmp_path, "--ce-no-properties", env={"CE_CONFORMANCE_IMPL": ""})
+    assert status != 0
+    assert "no implementation to check: pass --ce-impl NAME" in out
+
+
+def test_properties_are_tests_too(tmp_path):
+    status, out = _pytest(tmp_path, "--ce-impl", "reference", "-k", "test_property and shift")
+    assert status == 0, out
+    assert "PASSED" in out
+    assert "test_property[shift-float64-cpu]" in out
+    assert "1 passed" in out
+
+
+# --- settings precedence ------------------------------------------------------------------------
+
+
+def _pyproject(folder: Path, body: str) -> Path:
+    (folder / "pyproject.toml").write_text(f"[tool.ce-conformance]\n{body}")
+    return folder
+
+
+def test_pyproject_gives_the_defaults(tmp_path):
+    folder = _pyproject(tmp_path, 'impl = "keras"\ndtypes = ["float32"]\n'
+                                  'expectations = "known.yaml"\nstrict = true\n')
+    sub = folder / "deeper"
+    sub.mkdir()
+    found = settings({}, environ={}, start=sub)
+    assert found.impl == "keras"
+    assert found.dtypes == ("float32",)
+    assert found.expectations == folder / "known.yaml"
+    assert found.strict is True
+
+
+def test_the_environment_wins_over_pyproject(tmp_path):
+    _pyproject(tmp_path, 'impl = "keras"\n')
+    found = settings({}, environ={"CE_CONFORMANCE_IMPL": "jax"}, start=tmp_path)
+    assert (found.impl, found.source) == ("jax", "$CE_CONFORMANCE_IMPL")
+
+
+def test_the_command_line_wins_over_both(tmp_path):
+    _pyproject(tmp_path, 'impl = "keras"\ndtypes = ["float32"]\n')
+    found = settings({"impl": "torch", "dtypes": None}, environ={"CE_CONFORMANCE_IMPL": "jax"},
+                     start=tmp_path)
+    assert (found.impl, found.source) == ("torch", "the command line")
+    assert found.dtypes == ("float32",), "an option not given keeps the pyproject value"
+
+
+@pytest.mark.parametrize(("body", "words"), [('imp = "keras"\n', "has no key 'imp'"),
+                                              ("dtypes = \"float32\"\n", "wrong type")])
+def test_a_malformed_table_names_the_file(tmp_path, body, words):
+    _pyproject(tmp_path, body)
+    with pytest.raises(ConfigError, match=words) as raised:
+        settings({}, environ={}, start=tmp_path)
+    assert str(tmp_path / "pyproject.toml") in str(raised.value)
