@@ -118,3 +118,17 @@ def test_a_malformed_table_names_the_file(tmp_path, body, words):
     with pytest.raises(ConfigError, match=words) as raised:
         settings({}, environ={}, start=tmp_path)
     assert str(tmp_path / "pyproject.toml") in str(raised.value)
+
+
+def test_a_plugin_authors_own_suite_collects_it_with_one_module(tmp_path):
+    _pyproject(tmp_path, 'impl = "reference"\n')
+    (tmp_path / "test_mine.py").write_text("def test_mine():\n    assert True\n")
+    (tmp_path / "test_cross_entropy.py").write_text(
+        "from conformance.testsuite.test_implementation import test_property, test_spec\n")
+    environ = {**os.environ, "PYTHONPATH": str(ROOT)}
+    environ.pop("CE_CONFORMANCE_IMPL", None)
+    done = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q",
+                           "--ce-spec", str(MINI_SPEC), "--ce-no-properties"], cwd=tmp_path,
+                          env=environ, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "12 passed" in done.stdout, done.stdout  # its own test and the suite's 11
