@@ -28,6 +28,7 @@ import contextlib
 import multiprocessing
 import os
 import signal
+import warnings
 from collections.abc import Mapping
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
@@ -203,9 +204,22 @@ class _Description:
     load_error: tuple[str, str] | None = None  # (exception type, message)
 
 
-def _initialize(name: str) -> None:
+def _quiet(name: str, log: str | None) -> None:
+    """Send what the worker prints (framework logs, warnings) to ``log``, not the terminal."""
+    if log is None:
+        return
+    with open(log, "ab") as sink:
+        sink.write(f"--- worker {os.getpid()} for {name}\n".encode())
+        sink.flush()
+        for fd in (1, 2):
+            os.dup2(sink.fileno(), fd)
+    warnings.simplefilter("default")  # shown once each, into the log
+
+
+def _initialize(name: str, log: str | None = None) -> None:
     """Load the implementation once per worker; a loading error is kept for ``_describe``."""
     _WORKER.clear()
+    _quiet(name, log)
     try:
         _WORKER["impl"] = implementations.load(name)
     except (NotInstalledError, UnknownImplementationError) as exc:
@@ -276,9 +290,10 @@ def _exit_worker() -> None:
 class _Worker:
     """A pool of one spawned process serving one implementation (restarted when it dies)."""
 
-    def __init__(self, name: str, timeout: float | None) -> None:
+    def __init__(self, name: str, timeout: float | None, log: str | None) -> None:
         self.timeout = timeout if timeout else None
-        self._pool = pebble.ProcessPool(max_workers=1, initializer=_initialize, initargs=(name,),
+        self._pool = pebble.ProcessPool(max_workers=1, initializer=_initialize,
+                                        initargs=(name, log),
                                         context=multiprocessing.get_context("spawn"))
 
     def submit(self, function: Any, *args: Any) -> Any:
@@ -384,13 +399,16 @@ class IsolatedGradImplementation(IsolatedImplementation):
         return loss, grad
 
 
-def isolate(name: str, *, timeout: float | None = DEFAULT_TIMEOUT) -> IsolatedImplementation:
+def isolate(name: str, *, timeout: float | None = DEFAULT_TIMEOUT,
+            log: str | None = None) -> IsolatedImplementation:
     """A proxy for implementation ``name`` running in a worker process of its own.
 
-    Raises ``UnknownImplementationError`` or ``NotInstalledError`` as ``implementations.load``
-    does, and ``Crashed``/``TimedOut`` when the worker cannot even start.
+    With ``log`` (a file path), whatever the worker prints (framework log lines, warnings) is
+    appended there instead of reaching the terminal. Raises ``UnknownImplementationError`` or
+    ``NotInstalledError`` as ``implementations.load`` does, and ``Crashed``/``TimedOut`` when the
+    worker cannot even start.
     """
-    worker = _Worker(name, timeout)
+    worker = _Worker(name, timeout, log)
     try:
         info: _Description = worker.submit(_describe)
     except Fault:

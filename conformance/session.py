@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 import implementations
 from conformance.case import Case
+from conformance.expectations import file_stem
 from conformance.isolation import DEFAULT_TIMEOUT, Fault, isolate
 from conformance.results import Record
 from conformance.runner import CallTally, Runner
@@ -59,6 +60,7 @@ class Plan:
     seed: int | None = None
     timeout: float | None = DEFAULT_TIMEOUT  # seconds per call; None: no limit
     max_examples: int | None = None
+    log_dir: str | None = None  # workers' output goes to <log_dir>/<name>.log; None: terminal
 
 
 @dataclass(frozen=True)
@@ -97,7 +99,7 @@ def check_names(names: Sequence[str]) -> None:
     """Raise ``UnknownImplementationError`` for a name no registry or module provides, before
     any work (a ``module:attr`` is imported to check it; the current directory is importable
     for it, as for ``python -m``)."""
-    known = set(implementations.known_names())
+    known = set(implementations.known_names())  # plugins by entry point too, when named
     for name in names:
         if name in known:
             continue
@@ -130,7 +132,7 @@ class _Events(Protocol):
 def _job(name: str, plan: Plan, events: _Events | None) -> ImplResult:
     """Load ``name`` in its own worker and run the plan on it."""
     try:
-        impl = isolate(name, timeout=plan.timeout)
+        impl = isolate(name, timeout=plan.timeout, log=_log_path(plan, name))
     except NotInstalledError as exc:
         return ImplResult(name, skipped=str(exc))
     except Fault as exc:
@@ -144,6 +146,12 @@ def _job(name: str, plan: Plan, events: _Events | None) -> ImplResult:
         return ImplResult(name, _run_loaded(impl, plan, events), described=described)
     finally:
         impl.close()
+
+
+def _log_path(plan: Plan, name: str) -> str | None:
+    if plan.log_dir is None:
+        return None
+    return os.path.join(plan.log_dir, f"{file_stem(name)}.log")
 
 
 def _load_fault(name: str, exc: Fault, plan: Plan) -> Record:

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-import implementations
 from conformance.case import Case
 from conformance.isolation import DEFAULT_TIMEOUT
 from conformance.properties import PROFILES
 from conformance.session import Plan, check_names, default_jobs
+from implementations import registry
 from implementations.base import ALL_DTYPES
 
 
@@ -46,6 +47,10 @@ def add_run_options(parser: argparse.ArgumentParser, *, default_dtypes: str) -> 
     parser.add_argument("-j", "--jobs", type=_positive, default=default_jobs(), metavar="N",
                         help="implementations run side by side, each in its own worker "
                              "(default: the cores available, %(default)s)")
+    parser.add_argument("--show-output", action="store_true",
+                        help="let the implementations' own output (framework logs, warnings) "
+                             "reach the terminal; by default it goes to a log file per "
+                             "implementation, named at the end")
     parser.add_argument("--timeout", type=_seconds, default=DEFAULT_TIMEOUT, metavar="SECONDS",
                         help="time limit per call; a call past it is recorded as timed-out and "
                              "its worker restarted (default %(default)g; 0: no limit)")
@@ -57,11 +62,24 @@ def plan_from(args: argparse.Namespace, cases: Sequence[Case], *,
     return Plan(cases=tuple(cases), dtypes=tuple(args.dtype or default_dtypes),
                 devices=tuple(args.device or ("cpu",)), gradients=not args.no_gradients,
                 profile=None if args.no_properties else args.profile, seed=args.seed,
-                timeout=args.timeout or None, max_examples=args.max_examples)
+                timeout=args.timeout or None, max_examples=args.max_examples,
+                log_dir=None if args.show_output else
+                tempfile.mkdtemp(prefix="ce-conformance-logs-"))
+
+
+def logs_note(plan: Plan) -> str | None:
+    """Where the implementations' own output went, when any was written."""
+    if plan.log_dir is None:
+        return None
+    written = [p for p in Path(plan.log_dir).glob("*.log") if p.stat().st_size]
+    if not written:
+        return None
+    return f"the implementations' own output (framework logs, warnings): {plan.log_dir}/"
 
 
 def session_names(requested: Sequence[str] | None) -> list[str]:
-    """The implementations to run (default: every known one), checked before any work."""
-    names = list(dict.fromkeys(requested or implementations.known_names()))
+    """The implementations to run, checked before any work. Default: every built-in one; an
+    installed plugin joins only when named (``--impl``), so installing one changes no run."""
+    names = list(dict.fromkeys(requested or registry.names()))
     check_names(names)
     return names

@@ -14,7 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from conformance import spec
-from conformance.commands.options import add_run_options, plan_from, session_names
+from conformance.commands.options import add_run_options, logs_note, plan_from, session_names
 from conformance.expectations import expectations_for, load_expectations
 from conformance.properties import property_names
 from conformance.provenance import provenance
@@ -71,6 +71,9 @@ def main(args: argparse.Namespace) -> int:
                    skipped)
     write_folder(args.out, doc)
     _summary(records, Console())
+    note = logs_note(plan)
+    if note:
+        console.print(escape(note), highlight=False)
     console.print(f"report written to {escape(str(args.out))}/")
     return 0
 
