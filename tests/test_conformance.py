@@ -13,6 +13,7 @@ express, skips with the reason.
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 import pytest
 
@@ -38,7 +39,7 @@ def _stubs(case: Case, name: str) -> list[Record]:
     """The records a run of ``case`` on ``name`` can produce, diverging, as far as a selector
     can see them without running anything."""
     checks = ["invalid"] if case.invalid else ["value", "gradient"]
-    return [Record(case=case.id, impl=name, dtype=DTYPE, device=DEVICE, check=check,  # type: ignore[arg-type]
+    return [Record(case=case.id, impl=name, dtype=DTYPE, device=DEVICE, check=check,
                    verdict="diverges", features=features_of(case, DTYPE, check),
                    location=case.location or None) for check in checks]
 
@@ -53,8 +54,8 @@ def _predicted(case: Case, name: str) -> list[Divergence]:
     return [e for e in _entries(name) if any(e.matches(stub) for stub in stubs)]
 
 
-def _params() -> list[object]:
-    params = []
+def _params() -> list[Any]:
+    params: list[Any] = []
     for name in implementations.BUILTIN:
         for case in CASES:
             predicted = _predicted(case, name)
