@@ -1,25 +1,69 @@
 """The spec under pytest: one test per (case, implementation), ids are the case ids.
 
-A divergence listed in the implementation's expectations file is an expected failure (one that
-stops happening is reported as fixed by ``ce-conformance gate``); anything else that diverges
-fails with the record's reason and repro snippet. An implementation that is not installed, or a
-case it cannot express, skips with the reason.
+Which tests are expected to fail is decided at collection time, from the implementation's
+expectations file: an entry whose selector matches a stub record of the case (its id, the
+implementation, float64 on cpu, the spec origin, each check the case can produce and that
+check's features) marks the test ``xfail(strict=True)``. So a divergence that is fixed makes the
+test XPASS and fail the run, as ``ce-conformance gate --strict`` would; so does an entry that
+predicts a divergence the run no longer has. A divergence that no entry lists fails with the
+record's reason and repro snippet. An implementation that is not installed, or a case it cannot
+express, skips with the reason.
 """
 
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 import pytest
 
 import implementations
-from conformance.expectations import default_expectations_path, load_expectations
+from conformance.case import Case
+from conformance.expectations import Divergence, expectations_for
+from conformance.features import features_of
+from conformance.results import Record
 from conformance.runner import Runner
 from conformance.spec import load_spec
 from implementations.base import Implementation, NotInstalledError
 
 CASES = load_spec()
 RUNNER = Runner()
+DTYPE, DEVICE = "float64", "cpu"  # what Runner.run_case runs by default
+
+
+class KnownDivergence(Exception):
+    """Raised by a test whose divergences are all listed: the only failure its xfail accepts."""
+
+
+def _stubs(case: Case, name: str) -> list[Record]:
+    """The records a run of ``case`` on ``name`` can produce, diverging, as far as a selector
+    can see them without running anything."""
+    checks = ["invalid"] if case.invalid else ["value", "gradient"]
+    return [Record(case=case.id, impl=name, dtype=DTYPE, device=DEVICE, check=check,
+                   verdict="diverges", features=features_of(case, DTYPE, check),
+                   location=case.location or None) for check in checks]
+
+
+@functools.cache
+def _entries(name: str) -> tuple[Divergence, ...]:
+    return expectations_for(name).entries
+
+
+def _predicted(case: Case, name: str) -> list[Divergence]:
+    stubs = _stubs(case, name)
+    return [e for e in _entries(name) if any(e.matches(stub) for stub in stubs)]
+
+
+def _params() -> list[Any]:
+    params: list[Any] = []
+    for name in implementations.BUILTIN:
+        for case in CASES:
+            predicted = _predicted(case, name)
+            marks = [pytest.mark.xfail(strict=True, raises=KnownDivergence,
+                                       reason="; ".join(e.describe() for e in predicted))] \
+                if predicted else []
+            params.append(pytest.param(case, name, marks=marks, id=f"{case.id}-{name}"))
+    return params
 
 
 @functools.cache
@@ -31,24 +75,38 @@ def _impl(name: str) -> Implementation | str:
     return getattr(impl, "available", lambda: None)() or impl
 
 
-@functools.cache
-def _expectations(name: str):
-    return load_expectations(default_expectations_path(name), name)
+def _hint(case: Case, name: str) -> str:
+    return (f"reproduce: conformance.runner.Runner().run_case(implementations.load({name!r}), "
+            f"{{c.id: c for c in conformance.spec.load_spec()}}[{case.id!r}]) ({case.location})")
 
 
-@pytest.mark.parametrize("name", list(implementations.BUILTIN))
-@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_case(case, name):
+@pytest.mark.parametrize(("case", "name"), _params())
+def test_case(case: Case, name: str) -> None:
     impl = _impl(name)
     if isinstance(impl, str):
         pytest.skip(impl)
-    records = RUNNER.run_case(impl, case)
-    _expectations(name).annotate(records)
-    diverging = [r for r in records if r.verdict == "diverges"]
-    unknown = [r for r in diverging if not r.expected_reason]
-    assert not unknown, "\n\n".join(
-        f"{r.check} of {case.id} on {name}: {r.reason}\n{r.repro}" for r in unknown)
-    if diverging:
-        pytest.xfail(f"known divergence: {diverging[0].expected_reason}")
-    if all(r.verdict == "unsupported" for r in records):
+    records = RUNNER.run_case(impl, case, DTYPE, DEVICE)
+    ran = [r for r in records if r.verdict != "unsupported"]
+    if not ran:
         pytest.skip(records[0].reason or "unsupported")
+    diverging = [r for r in ran if r.verdict == "diverges"]
+    entries = _entries(name)
+    unknown = [r for r in diverging if not any(e.matches(r) for e in entries)]
+    assert not unknown, "\n\n".join(
+        f"{r.check} of {case.id} on {name} diverges, and expectations/{name}.yaml does not "
+        f"list it: {r.reason}\n{r.repro}" for r in unknown)
+    predicted = _predicted(case, name)
+    stale = [e for e in predicted
+             if any(e.matches(r) for r in ran) and not any(e.matches(r) for r in diverging)]
+    assert not stale, (
+        f"{case.id} on {name}: these entries list a divergence that is gone (fixed? remove the "
+        f"entry or narrow its selector): {[e.describe() for e in stale]}; checks: "
+        f"{[(r.check, r.verdict, r.reason) for r in records]}; {_hint(case, name)}")
+    if diverging:
+        assert predicted, (
+            f"{case.id} on {name}: an entry matches a diverging record but no stub record at "
+            f"collection time; widen _stubs: {[r.as_dict() for r in diverging]}")
+        raise KnownDivergence(f"{[(r.check, r.reason) for r in diverging]}")
+    if predicted:
+        pytest.skip(f"the checks that {[e.describe() for e in predicted]} list did not run: "
+                    f"{[(r.check, r.reason) for r in records if r not in ran]}")
