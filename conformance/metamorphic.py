@@ -102,6 +102,8 @@ def permutations(draw: st.DrawFn, /, **bounds: Any) -> Relation:
     case = draw(cases(**bounds), label="case")
     axis, n = _axis(case), case.input.shape[_axis(case)]
     perm = np.asarray(draw(st.permutations(range(n)), label="permutation"), dtype=np.int64)
+    if n > 1 and np.array_equal(perm, np.arange(n)):
+        perm = np.roll(perm, 1)  # the identity would test nothing
     inverse = np.argsort(perm)  # old class k sits at new position inverse[k]
     changes: dict[str, Any] = {"input": np.take(case.input, perm, axis=axis)}
     if case.target_kind == "probabilities":

@@ -90,12 +90,17 @@ def make_case(input: Array, target: Array, weight: Array | None = None,
     return replace(case, id=case_id(case))
 
 
+EMPTY_ONE_IN = 8  # a zero size is drawn once in this many (it empties the whole case)
+
+
 def _sizes(lo: int, hi: int) -> st.SearchStrategy[int]:
     """Sizes in ``[lo, hi]``, shrinking towards 1 rather than 0 (an empty input is a case of
-    its own, not a simpler one, and drawn only now and then)."""
+    its own, not a simpler one, and drawn only now and then: ``st.one_of`` would pick it half
+    the time, and most cases would be empty)."""
     if lo > 0 or hi < 1:
         return st.integers(lo, hi)
-    return st.one_of(st.integers(1, hi), st.just(0))
+    return st.integers(0, EMPTY_ONE_IN - 1).flatmap(
+        lambda k: st.just(0) if k == EMPTY_ONE_IN - 1 else st.integers(1, hi))
 
 
 @st.composite

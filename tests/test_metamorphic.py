@@ -17,25 +17,9 @@ from tests.helpers.wrong_relations import WRONG
 EXAMPLES = 30  # per relation: what the ci profile can afford (it runs 10 by default)
 RELATIONS = [n for n in property_names() if n != "differential" and not n.startswith("invalid-")]
 
-# Relations whose derandomized ci-profile search does not reach a failing example in EXAMPLES
-# examples. Strict: once the strategies reach one, the mark must go. Measured on this branch.
-MISSED = {
-    "permutation": "the 30 ci examples hold no non-empty case with a permutation that moves "
-                   "two target classes of different weights: st.permutations draws the "
-                   "identity for most small C (only ~16% of permutation examples are non-empty "
-                   "and move something) and strategies._sizes draws a zero side through "
-                   "st.one_of about half the time (37% of cases are empty); caught at 20 and "
-                   "100 examples, not at 10, 30, 40 or 60",
-    "gradient": "the 30 ci examples hold no mean case whose denominator is not 1 (empty and "
-                "all-ignored ones are rejected as D == 0, the rest are single rows or unbatched); "
-                "caught at 40 examples, not at 10, 20 or 30",
-}
 
-
-def _relations() -> list[object]:
-    return [pytest.param(name, marks=pytest.mark.xfail(strict=True, raises=AssertionError,
-                                                       reason=MISSED[name]))
-            if name in MISSED else name for name in sorted(WRONG)]
+def _relations() -> list[str]:
+    return sorted(WRONG)
 
 
 def _hint(impl: str, relation: str) -> str:
