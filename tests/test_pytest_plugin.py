@@ -132,3 +132,16 @@ def test_a_plugin_authors_own_suite_collects_it_with_one_module(tmp_path):
                           env=environ, capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "12 passed" in done.stdout, done.stdout  # its own test and the suite's 11
+
+
+def test_the_broken_example_plugin_fails_for_its_two_bugs(tmp_path):
+    broken = ROOT / "examples" / "broken-plugin"
+    status, out = _pytest(tmp_path, "--ce-impl", "ce_conformance_broken:BrokenImplementation",
+                          "--ce-spec", str(ROOT / "spec" / "cross_entropy.yaml"),
+                          "--ce-dtype", "float64", "--ce-no-properties",
+                          env={"PYTHONPATH": f"{ROOT}:{broken}", "CE_CONFORMANCE_IMPL": ""})
+    assert status == 1, out
+    failed = [line for line in out.splitlines() if line.startswith("FAILED")]
+    assert any("weight" in line and "-mean-value-" in line for line in failed), failed
+    assert any("invalid-target-out-of-range-invalid" in line for line in failed), failed
+    assert "silently returned a finite number instead of raising" in out
