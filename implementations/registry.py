@@ -92,6 +92,16 @@ BUILTINS: tuple[Backend, ...] = (
             extra="tensorflow", modules=("tensorflow",), devices=GPU, native=_TF_NN),
     Backend("keras", "implementations.keras_native:KerasImplementation", "tensorflow",
             extra="tensorflow", modules=("tensorflow", "keras"), devices=GPU, native=_KERAS),
+    # Other spellings a user writes, one column each (implementations.keras_variants,
+    # implementations.jax_x64_off): what differs is the spelling, not the formulas.
+    Backend("keras.channels-first", "implementations.keras_variants:KerasChannelsFirst",
+            "tensorflow", extra="tensorflow", modules=("tensorflow", "keras"), devices=GPU),
+    Backend("keras.class-weight", "implementations.keras_variants:KerasClassWeight",
+            "tensorflow", extra="tensorflow", modules=("tensorflow", "keras"), devices=GPU),
+    Backend("keras.float32", "implementations.keras_variants:KerasFloat32", "tensorflow",
+            extra="tensorflow", modules=("tensorflow", "keras"), devices=GPU),
+    Backend("jax.x64-off", "implementations.jax_x64_off:JaxX64Off", "jax",
+            extra="jax", modules=("jax",), devices=GPU),
 )
 PLUGINS: tuple[Plugin, ...] = (
     Plugin("onnxruntime", "onnxruntime", "onnxruntime-plugin",
