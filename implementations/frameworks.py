@@ -7,6 +7,9 @@ whole process, once; later calls return the module.
 * ``torch()``: nothing process-wide.
 * ``jax()``: turns on ``jax_enable_x64``, so float64 and int64 stay 64-bit (for every user of
   JAX in the process: the flag is global to JAX). ``optax()`` loads ``jax()`` first.
+  ``jax_x64_off()`` is the one exception: a context in which JAX runs at its default
+  (``jax.enable_x64(False)``, a thread-local scope that jit caches key on), for the
+  ``jax.x64-off`` variant; the process-wide flag stays on for every other user.
 * ``tensorflow()`` and ``jax()``: both frameworks' C++ logs read ``TF_CPP_MIN_LOG_LEVEL``
   (TensorFlow logs one warning per invalid label). Before the first import it is set to ``2``
   (errors only) unless the user chose a level. JAX would otherwise set ``1`` on import, which
@@ -23,6 +26,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+from contextlib import AbstractContextManager
 from functools import cache
 from typing import Any
 
@@ -59,6 +63,13 @@ def jax() -> Any:
     module = require("jax", extra="jax")
     module.config.update("jax_enable_x64", True)
     return module
+
+
+def jax_x64_off() -> AbstractContextManager[Any]:
+    """A context in which JAX computes as it does by default, x64 off (float64 becomes float32,
+    int64 int32); outside it ``jax()``'s process-wide x64 holds. JAX 0.10's
+    ``jax.enable_x64`` is a configuration state usable as a thread-local context manager."""
+    return jax().enable_x64(False)  # type: ignore[no-any-return]
 
 
 @cache

@@ -18,22 +18,30 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True)
 class Native:
-    """How a user calls the framework's own loss, for reproduction snippets. In the calls,
-    ``{x}`` are the class-last logits, ``{y}`` the targets, ``{e}`` the label smoothing; in
-    ``mean`` and ``sum``, ``{v}`` are the per-example losses."""
+    """How a user calls the framework's own loss, for reproduction snippets
+    (``conformance.repro``). In the calls ``{x}`` are the logits (class-last unless
+    ``class_last`` is false), ``{y}`` the targets, ``{e}`` the label smoothing, ``{a}`` torch's
+    class axis, ``{i}`` the ``ignore`` argument (empty unless the case sets ``ignore_index``),
+    ``{w}`` the ``sample_weight`` argument (empty without weights), ``{r}`` the framework's name
+    of the reduction (with ``reductions``), ``{d}`` the requested dtype's name; in ``mean`` and
+    ``sum``, ``{v}`` are the per-example losses."""
 
     imports: str
     indices: str  # the call for class indices
     probabilities: str  # the call for class probabilities
     array: str  # the function that makes a framework array from a NumPy one
-    mean: str
-    sum: str
+    mean: str = "{v}"
+    sum: str = "{v}"
     smooths: bool = False  # the probability call smooths by itself (takes {e})
+    class_last: bool = True  # {x} has the classes moved last
+    reductions: tuple[tuple[str, str], ...] = ()  # the call reduces: torch's name -> {r}
+    ignore: str = ""  # the argument spelling ignore_index {i}, e.g. ", ignore_class={i}"
+    sample_weight: str | None = None  # the argument spelling class weights as per-sample {w}
 
 
 @dataclass(frozen=True)
@@ -72,10 +80,32 @@ _TF_NN = Native(
     array="tf.constant", mean="tf.reduce_mean({v})", sum="tf.reduce_sum({v})")
 _KERAS = Native(
     imports="import keras",
-    indices="keras.losses.sparse_categorical_crossentropy({y}, {x}, from_logits=True)",
+    indices="keras.losses.sparse_categorical_crossentropy({y}, {x}, from_logits=True{i})",
     probabilities="keras.losses.categorical_crossentropy({y}, {x}, from_logits=True, "
                   "label_smoothing={e})",
-    array="keras.ops.array", mean="keras.ops.mean({v})", sum="keras.ops.sum({v})", smooths=True)
+    array="keras.ops.array", mean="keras.ops.mean({v})", sum="keras.ops.sum({v})", smooths=True,
+    ignore=", ignore_class={i}")
+_KERAS_CHANNELS_FIRST = replace(
+    _KERAS,
+    indices="keras.losses.sparse_categorical_crossentropy({y}, {x}, from_logits=True{i}, "
+            "axis={a})",
+    probabilities="keras.losses.categorical_crossentropy({y}, {x}, from_logits=True, "
+                  "label_smoothing={e}, axis={a})",
+    class_last=False)
+_KERAS_OBJECTS = replace(  # the loss objects, which reduce by themselves
+    _KERAS,
+    indices="keras.losses.SparseCategoricalCrossentropy(from_logits=True{i}, reduction={r}, "
+            "dtype={d})({y}, {x}{w})",
+    probabilities="keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing={e}, "
+                  "reduction={r}, dtype={d})({y}, {x}{w})",
+    reductions=(("mean", "sum_over_batch_size"),), sample_weight=", sample_weight={w}")
+_KERAS_FLOATX = replace(  # no dtype=: Keras' floatx
+    _KERAS_OBJECTS,
+    indices="keras.losses.SparseCategoricalCrossentropy(from_logits=True{i}, "
+            "reduction={r})({y}, {x})",
+    probabilities="keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing={e}, "
+                  "reduction={r})({y}, {x})",
+    sample_weight=None)
 
 GPU = ("cpu", "cuda")
 BUILTINS: tuple[Backend, ...] = (
@@ -86,12 +116,25 @@ BUILTINS: tuple[Backend, ...] = (
             extra="jax", modules=("jax",), devices=GPU),
     Backend("jax.optax", "implementations.optax_native:OptaxImplementation", "jax",
             extra="jax", modules=("jax", "optax"), devices=GPU, native=_OPTAX),
+    # jax.x64-off and the keras.* variants: other spellings a user writes, one column each
+    # (implementations.jax_x64_off, implementations.keras_variants); rows stay in group order.
+    Backend("jax.x64-off", "implementations.jax_x64_off:JaxX64Off", "jax",
+            extra="jax", modules=("jax",), devices=GPU),
     Backend("tensorflow", "implementations.tf_port:TfPortImplementation", "tensorflow",
             extra="tensorflow", modules=("tensorflow",), devices=GPU),
     Backend("tensorflow.nn", "implementations.tf_native:TfNnImplementation", "tensorflow",
             extra="tensorflow", modules=("tensorflow",), devices=GPU, native=_TF_NN),
     Backend("keras", "implementations.keras_native:KerasImplementation", "tensorflow",
             extra="tensorflow", modules=("tensorflow", "keras"), devices=GPU, native=_KERAS),
+    Backend("keras.channels-first", "implementations.keras_variants:KerasChannelsFirst",
+            "tensorflow", extra="tensorflow", modules=("tensorflow", "keras"), devices=GPU,
+            native=_KERAS_CHANNELS_FIRST),
+    Backend("keras.class-weight", "implementations.keras_variants:KerasClassWeight",
+            "tensorflow", extra="tensorflow", modules=("tensorflow", "keras"), devices=GPU,
+            native=_KERAS_OBJECTS),
+    Backend("keras.float32", "implementations.keras_variants:KerasFloat32", "tensorflow",
+            extra="tensorflow", modules=("tensorflow", "keras"), devices=GPU,
+            native=_KERAS_FLOATX),
 )
 PLUGINS: tuple[Plugin, ...] = (
     Plugin("onnxruntime", "onnxruntime", "onnxruntime-plugin",

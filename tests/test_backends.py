@@ -332,3 +332,30 @@ def test_importing_the_package_imports_no_framework() -> None:
             "loaded = [m for m in ('torch', 'jax', 'tensorflow', 'keras', 'optax') "
             "if m in sys.modules]; assert not loaded, loaded")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# --- the native-spelling variants (their divergences are expectations; here, what they are) -----
+
+def test_jax_x64_off_computes_in_float32_beside_jax_in_float64() -> None:
+    """``jax.x64-off`` runs in float32 while ``jax``, loaded in the same process, stays float64:
+    the variant's x64-off is a scope, not a flip of JAX's process-wide flag."""
+    if importlib.util.find_spec("jax") is None:
+        pytest.skip("jax is not installed")
+    x, y = np.random.default_rng(0).normal(size=(3, C)), np.array([0, 4, 2])
+    off, on = implementations.load("jax.x64-off"), implementations.load("jax")
+    assert off.cross_entropy(x, y).dtype == np.float32
+    assert on.cross_entropy(x, y).dtype == np.float64
+    np.testing.assert_allclose(off.cross_entropy(x, y), on.cross_entropy(x, y), rtol=1e-6)
+
+
+def test_keras_class_weight_divides_the_weighted_mean_by_the_batch() -> None:
+    """``fit``'s class weights: torch's weighted sum, but the mean divides by N, not sum w[y]."""
+    for module in MODULES["keras.class-weight"]:
+        if importlib.util.find_spec(module) is None:
+            pytest.skip(f"{module} is not installed")
+    rng = np.random.default_rng(1)
+    x, y, w = rng.normal(size=(4, C)), np.array([0, 4, 2, 2]), rng.random(C) + 0.1
+    impl = implementations.load("keras.class-weight")
+    total = reference.ReferenceImplementation().cross_entropy(x, y, w, reduction="sum")
+    np.testing.assert_allclose(impl.cross_entropy(x, y, w, reduction="sum"), total, rtol=1e-12)
+    np.testing.assert_allclose(impl.cross_entropy(x, y, w), total / len(y), rtol=1e-12)
