@@ -330,8 +330,9 @@ class IsolatedImplementation:
 
     has_gradient = False
 
-    def __init__(self, worker: _Worker, info: _Description) -> None:
+    def __init__(self, worker: _Worker, info: _Description, requested: str) -> None:
         self._worker = worker
+        self.requested = requested  # the name it was loaded by (a plugin's module:attr)
         self.name = info.name
         self.dtypes = info.dtypes
         self.devices = info.devices
@@ -420,4 +421,12 @@ def isolate(name: str, *, timeout: float | None = DEFAULT_TIMEOUT,
         raise (NotInstalledError if kind == "NotInstalledError" else
                UnknownImplementationError)(message)
     proxy = IsolatedGradImplementation if info.has_gradient else IsolatedImplementation
-    return proxy(worker, info)
+    return proxy(worker, info, name)
+
+
+def loaded_as(impl: Any) -> str | None:
+    """The name ``impl`` was loaded by, when it differs from its display name (a plugin's
+    ``module:attr``): what a repro snippet must load."""
+    if isinstance(impl, IsolatedImplementation) and impl.requested != impl.name:
+        return impl.requested
+    return None

@@ -32,13 +32,13 @@ from hypothesis import HealthCheck, Verbosity, given, reject, settings
 from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 
-from conformance import metamorphic, repro, strategies
+from conformance import metamorphic, strategies
 from conformance.case import Case
 from conformance.features import features_of
 from conformance.isolation import Fault
 from conformance.metamorphic import Finding, Unsupported
 from conformance.results import Record
-from conformance.runner import CallTally, Runner, unsupported_reason
+from conformance.runner import CallTally, Runner, snippet_for, unsupported_reason
 from conformance.vocabulary import FAULT_VERDICTS, Origin, Outcome, Verdict, property_check
 from implementations.base import Implementation
 
@@ -201,7 +201,7 @@ def _record(impl: Implementation, name: str, state: _Search, dtype: str, device:
     record = Record(case=found.case.id, impl=impl.name, dtype=dtype, device=device, check=check,
                     verdict=found.verdict, reason=f"{found.reason} [{counts}]",
                     case_spec=found.case.to_spec(), features=_features(name, found.case, dtype),
-                    repro=repro.snippet(impl.name, found.case, dtype, device, inner_check),
+                    repro=snippet_for(impl, found.case, dtype, device, inner_check),
                     seed=seed, origin=Origin.GENERATED)
     if inner is not None:
         record.carry_measurements(inner)

@@ -115,7 +115,8 @@ def torch_call(case: Case, dtype: str = "float64", device: str = "cpu",
 
 def _torch_lines(case: Case, dtype: str, device: str, gradient: bool) -> list[str]:
     if not gradient:
-        return ["import torch", f"show('torch', lambda: {torch_call(case, dtype, device)})"]
+        return ["import torch", f"show('torch', lambda: {torch_call(case, dtype, device)}"
+                ".detach().cpu().double().numpy())"]
     to = f"dtype=torch.{dtype}" + (f", device={device!r}" if device != "cpu" else "")
     return [
         "import torch",
@@ -123,7 +124,7 @@ def _torch_lines(case: Case, dtype: str, device: str, gradient: bool) -> list[st
         f"    x = torch.tensor(input, {to}, requires_grad=True)",
         f"    loss = {torch_call(case, dtype, device, input='x')}",
         "    loss.sum().backward()",
-        "    return loss.detach().cpu().numpy(), x.grad.cpu().numpy()",
+        "    return loss.detach().cpu().double().numpy(), x.grad.cpu().double().numpy()",
         "show('torch', torch_value_and_grad)",
     ]
 

@@ -24,7 +24,7 @@ from conformance import repro, tolerance
 from conformance.case import Case
 from conformance.checks import discover
 from conformance.features import features_of
-from conformance.isolation import BadReturn, Fault, Invocation, invoke, mutated_by
+from conformance.isolation import BadReturn, Fault, Invocation, invoke, loaded_as, mutated_by
 from conformance.results import Record, summarize
 from conformance.vocabulary import Check, Origin, Outcome, Verdict
 from implementations import reference as ref
@@ -105,13 +105,15 @@ class CallTally:
         """Count a crash, a timeout or a bad return."""
         self.faults[key] = self.faults.get(key, 0) + 1
 
-    def records(self, impl: str, dtype: str, device: str) -> list[Record]:
-        """The ``inputs`` record and, without faults, the ``robustness`` record."""
+    def records(self, impl: str, dtype: str, device: str, *,
+                load_as: str | None = None) -> list[Record]:
+        """The ``inputs`` record and, without faults, the ``robustness`` record (``load_as``:
+        the name a repro loads the implementation by, when not ``impl``)."""
         key = (impl, dtype, device)
         calls, writes = self.calls.get(key, 0), self.writes.get(key, [])
         if not calls:
             return []
-        found = [self._inputs(key, calls, writes)]
+        found = [self._inputs(key, calls, writes, load_as)]
         if not self.faults.get(key):
             found.append(Record(case="all-calls", impl=impl, dtype=dtype, device=device,
                                 check=Check.ROBUSTNESS, verdict=Verdict.CONFORMS,
@@ -122,7 +124,7 @@ class CallTally:
 
     @staticmethod
     def _inputs(key: tuple[str, str, str], calls: int,
-                writes: list[tuple[Case, str, tuple[str, ...]]]) -> Record:
+                writes: list[tuple[Case, str, tuple[str, ...]]], load_as: str | None) -> Record:
         impl, dtype, device = key
         features = ["inputs-unchanged", f"dtype-{dtype}"]
         if not writes:
@@ -134,7 +136,8 @@ class CallTally:
                       verdict=Verdict.DIVERGES, outcome=Outcome.WRITES_INPUT, features=features,
                       reason=f"writes into its input: {method} changed its {', '.join(names)} "
                              f"({len(writes)} of {calls} calls)",
-                      repro=repro.snippet(impl, case, dtype, device, Check.VALUE),
+                      repro=repro.snippet(impl, case, dtype, device, Check.VALUE,
+                                          load_as=load_as),
                       location=case.location or None)
 
 
@@ -239,8 +242,7 @@ class Context:
         verdict = Verdict(exc.verdict)
         outcome = Outcome.CRASH if verdict is Verdict.CRASHED else Outcome.TIMEOUT
         return self.record(case, check, verdict, outcome=outcome, reason=str(exc),
-                           repro=repro.snippet(self.impl.name, case, self.dtype, self.device,
-                                               check))
+                           repro=snippet_for(self.impl, case, self.dtype, self.device, check))
 
     def record(self, case: Case, check: str, verdict: Verdict, *, reason: str | None = None,
                outcome: Outcome | None = None, exception: str | None = None,
@@ -249,7 +251,7 @@ class Context:
         """A record of ``check`` on ``case``; a divergence carries its reproduction snippet."""
         snippet = repro
         if snippet is None and verdict is Verdict.DIVERGES:
-            snippet = _snippet(self.impl.name, case, self.dtype, self.device, check)
+            snippet = snippet_for(self.impl, case, self.dtype, self.device, check)
         origin = self.runner.origin
         features = features_of(case, self.dtype, check)
         if outcome in (Outcome.CRASH, Outcome.TIMEOUT, Outcome.BAD_RETURN):
@@ -263,8 +265,9 @@ class Context:
                       repro=snippet, location=case.location or None)
 
 
-def _snippet(impl: str, case: Case, dtype: str, device: str, check: str) -> str:
-    return repro.snippet(impl, case, dtype, device, check)
+def snippet_for(impl: Implementation, case: Case, dtype: str, device: str, check: str) -> str:
+    """The repro of ``check`` of ``case`` on ``impl``, loading it the way the run did."""
+    return repro.snippet(impl.name, case, dtype, device, check, load_as=loaded_as(impl))
 
 
 def _args(case: Case) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from typing import Any, Protocol
 import implementations
 from conformance.case import Case
 from conformance.expectations import file_stem
-from conformance.isolation import DEFAULT_TIMEOUT, Fault, isolate
+from conformance.isolation import DEFAULT_TIMEOUT, Fault, isolate, loaded_as
 from conformance.results import Record
 from conformance.runner import CallTally, Runner
 from conformance.vocabulary import Check, Outcome, Verdict
@@ -172,7 +172,8 @@ def _run_loaded(impl: Implementation, plan: Plan, events: _Events | None) -> lis
                                                                    events)]
             if plan.profile:
                 found += _announced(_properties(impl, plan, dtype, device, tally), events)
-            records += found + tally.records(impl.name, dtype, device)
+            records += found + tally.records(impl.name, dtype, device,
+                                             load_as=loaded_as(impl))
     return records
 
 

@@ -61,7 +61,8 @@ def test_a_wrong_implementation_fails_with_its_divergence(capsys):
     assert "NEW DIVERGENCE mini-3x4-sum [value, float64, cpu]" in out
     assert "NEW DIVERGENCE mini-weight-sum" in out
     assert "mini-3x4-mean" not in out
-    assert "implementations.load('wrong-sum')" in out  # the reproduction snippet
+    # the reproduction snippet loads the plugin the way the gate did
+    assert "implementations.load('tests.helpers.wrong_impl:WrongSum')" in out
 
 
 def test_a_listed_divergence_passes(capsys, tmp_path):
@@ -161,7 +162,7 @@ def test_junit_has_failures_for_new_divergences_and_is_deterministic(capsys, tmp
         assert len(cases[whole_run]) == 0, f"{whole_run} should pass for WrongSum"
     failure = cases["mini-3x4-sum [value]"].find("failure")
     assert failure is not None
-    assert "implementations.load('wrong-sum')" in (failure.text or "")
+    assert "implementations.load('tests.helpers.wrong_impl:WrongSum')" in (failure.text or "")
     skipped = cases["mini-weight-sum [value]"].find("skipped")
     assert skipped is not None
     assert skipped.get("message") == "known divergence: sums come out 1.5 times too large"

@@ -1,13 +1,12 @@
 """Repro snippets run on their own: a diverging record's ``repro`` is executed in a fresh
 interpreter (``sys.executable -c``, cwd and ``PYTHONPATH`` the repository root) and must exit 0
-and show the divergence: the numbers the implementation prints are the record's ``actual`` and
-differ from the reference's, which are the record's ``expected``; where the implementation (or,
-for invalid input, the reference) raises, the output names the exception.
+and show the divergence: the numbers printed under the implementation's label are the record's
+``actual`` and differ from those under ``torch:`` (the reference's); where the implementation
+(or, for invalid input, torch) raises, the output says so.
 
 One case per (implementation, check, way of diverging), chosen from the known divergences in
-``expectations/*.yaml`` and from ``tests.helpers.wrong_impl:WrongSum``. A snippet that does not
-run on its own is a strict xfail naming the cause, so fixing ``conformance/repro.py`` turns it
-into a failure until the mark goes.
+``expectations/*.yaml`` and from ``tests.helpers.wrong_impl:WrongSum`` (a plugin loaded by
+``module:attr``: its snippet must load it the same way).
 """
 
 from __future__ import annotations
@@ -23,8 +22,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-import implementations
 from conformance.case import Case
+from conformance.isolation import isolate
 from conformance.results import Record
 from conformance.runner import Runner
 from conformance.spec import load_spec
@@ -38,53 +37,37 @@ WRONG_SUM = "tests.helpers.wrong_impl:WrongSum"
 FRAMEWORKS = {"tensorflow.nn": ("tensorflow",), "keras": ("keras", "tensorflow"),
               "jax.optax": ("jax", "optax"), WRONG_SUM: ()}
 
-IMPL_RAISES = ("the implementation raises on this valid call and the snippet calls it unguarded "
-               "(print(impl.{call}(...)) is its first print): it exits 1 with the traceback "
-               "instead of printing the exception next to the reference's value")
-REFERENCE_RAISES = ("invalid input: the snippet calls the reference unguarded "
-                    "(print(reference.cross_entropy(...))) and the reference raises, so it "
-                    "exits 1 after the implementation's value and never reaches torch's call")
-SHAPE_LOST = ("repro.literal writes the empty (0, 3) input as np.array([]) and its (0,) int64 "
-              "target as np.array([]): the input becomes (0,), so the reference takes the "
-              "(0,) target as probabilities and raises TypeError 'class-probability targets "
-              "must be floating point, got int64'")
-NOT_LOADABLE = ("the snippet loads implementations.load('wrong-sum') (the implementation's "
-                "name) instead of 'tests.helpers.wrong_impl:WrongSum' (how it was loaded): "
-                "UnknownImplementationError")
-
-# (implementation, case id, check, xfail reason or None)
-SNIPPETS: list[tuple[str, str, str, str | None]] = [
-    ("tensorflow.nn", "seed-empty-prob-mean", "value", None),
-    ("tensorflow.nn", "unbatched-target-shape1-mean", "value",
-     IMPL_RAISES.format(call="cross_entropy")),
-    ("tensorflow.nn", "prob-unnormalized-mean", "gradient", None),
-    ("tensorflow.nn", "invalid-class-target-int32", "invalid", REFERENCE_RAISES),
-    ("keras", "all-ignored-mean", "value", None),
-    ("keras", "empty-batch-mean", "value", SHAPE_LOST),
-    ("keras", "prob-unnormalized-sum", "gradient", None),
-    ("keras", "empty-classes-all-ignored-mean", "gradient",
-     IMPL_RAISES.format(call="value_and_grad")),
-    ("keras", "invalid-2d-target-2d-input", "invalid", REFERENCE_RAISES),
-    ("jax.optax", "seed-empty-prob-mean", "value", None),
-    ("jax.optax", "unbatched-target-shape1-sum", "gradient",
-     IMPL_RAISES.format(call="value_and_grad")),
-    ("jax.optax", "invalid-target-out-of-range", "invalid", REFERENCE_RAISES),
-    (WRONG_SUM, "seed-3x4-sum", "value", NOT_LOADABLE),
+# (implementation, case id, check)
+SNIPPETS: list[tuple[str, str, str]] = [
+    ("tensorflow.nn", "seed-empty-prob-mean", "value"),
+    ("tensorflow.nn", "unbatched-target-shape1-mean", "value"),
+    ("tensorflow.nn", "prob-unnormalized-mean", "gradient"),
+    ("tensorflow.nn", "invalid-class-target-int32", "invalid"),
+    ("keras", "all-ignored-mean", "value"),
+    ("keras", "empty-batch-mean", "value"),
+    ("keras", "prob-unnormalized-sum", "gradient"),
+    ("keras", "empty-classes-all-ignored-mean", "gradient"),
+    ("keras", "invalid-2d-target-2d-input", "invalid"),
+    ("jax.optax", "seed-empty-prob-mean", "value"),
+    ("jax.optax", "unbatched-target-shape1-sum", "gradient"),
+    ("jax.optax", "invalid-target-out-of-range", "invalid"),
+    (WRONG_SUM, "seed-3x4-sum", "value"),
 ]
 
 NUMBER = re.compile(r"-?(?:\d+\.?\d*(?:e[+-]?\d+)?|nan|inf)")
 
 
 def _params() -> list[Any]:
-    return [pytest.param(name, case_id, check, id=f"{name}-{case_id}-{check}",
-                         marks=[pytest.mark.xfail(strict=True, raises=AssertionError,
-                                                  reason=why)] if why else [])
-            for name, case_id, check, why in SNIPPETS]
+    return [pytest.param(name, case_id, check, id=f"{name}-{case_id}-{check}")
+            for name, case_id, check in SNIPPETS]
 
 
 def _diverging_record(name: str, case: Case, check: str) -> Record:
-    impl = implementations.load(name)
-    records = {r.check: r for r in Runner().run_case(impl, case)}
+    impl = isolate(name)  # as a run loads it: a plugin's snippet must load its module:attr
+    try:
+        records = {r.check: r for r in Runner().run_case(impl, case)}
+    finally:
+        impl.close()
     record = records.get(check)
     assert record is not None, f"run_case gave no {check} record for {case.id} on {name}"
     assert record.verdict == "diverges", (
@@ -116,8 +99,19 @@ def _same(a: list[float], b: list[float]) -> bool:
         for x, y in zip(a, b, strict=True))
 
 
+LABEL = re.compile(r"^([\w.:-]+(?: \(plain\))?): ", re.MULTILINE)
+
+
+def _segments(out: str) -> dict[str, str]:
+    """What the snippet printed under each label (``keras: ...``, ``torch: ...``)."""
+    marks = list(LABEL.finditer(out))
+    ends = [m.start() for m in marks[1:]] + [len(out)]
+    return {m.group(1): out[m.end():end] for m, end in zip(marks, ends, strict=True)}
+
+
 def _shows_values(record: Record, case: Case, out: str, where: str) -> None:
-    """The first print is the implementation's result, the second the reference's."""
+    """Under its label, the implementation's result; under ``torch:``, torch's (which is the
+    reference's, torch being the specification)."""
     value, grad = ref.value_and_grad(case.input, case.target, **case.kwargs())
     actual = _summary_values(record.actual)
     if record.check == "gradient":
@@ -126,13 +120,15 @@ def _shows_values(record: Record, case: Case, out: str, where: str) -> None:
         wanted = [float(v) for v in np.ravel(value)] + [float(v) for v in np.ravel(grad)]
     else:
         wanted = [float(v) for v in np.ravel(value)]
-    numbers = _numbers(out)
-    shown_impl, shown_ref = numbers[:len(actual)], numbers[len(actual):len(actual) + len(wanted)]
+    segments = _segments(out)
+    assert record.impl in segments, f"no line for the implementation: {where}"
+    assert "torch" in segments, f"no line for torch: {where}"
+    shown_impl, shown_ref = _numbers(segments[record.impl]), _numbers(segments["torch"])
     assert _same(shown_impl, actual), (
         f"the snippet printed {shown_impl} for the implementation, the record has {actual}: "
         f"{where}")
     assert _same(shown_ref, wanted), (
-        f"the snippet printed {shown_ref} for the reference, it computes {wanted}: {where}")
+        f"the snippet printed {shown_ref} for torch, the reference computes {wanted}: {where}")
     assert not _same(shown_impl, shown_ref), (
         f"the snippet shows no divergence: both print {shown_impl}: {where}")
 
@@ -157,12 +153,11 @@ def test_repro_snippet_runs_and_shows_the_divergence(name: str, case_id: str,
         assert kind, f"the record names no exception: {record}"
         assert kind in out, f"the output does not show the {kind}: {where}"
     elif check == "invalid":
-        with pytest.raises(Exception) as raised:  # noqa: PT011 -- any exception; its name is shown
-            ref.cross_entropy(case.input, case.target, **case.kwargs())
-        assert raised.typename in done.stdout, (
-            f"the output does not show the reference's {raised.typename}: {where}")
+        segments = _segments(done.stdout)
+        assert segments.get("torch", "").startswith("raises "), (
+            f"the output does not show torch raising: {where}")
         actual = _summary_values(record.actual)
-        assert _same(_numbers(done.stdout)[:len(actual)], actual), (
+        assert _same(_numbers(segments.get(record.impl, "")), actual), (
             f"the snippet does not print the implementation's value {actual}: {where}")
     else:
         _shows_values(record, case, done.stdout, where)
