@@ -43,15 +43,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
     args = build_parser().parse_args(argv)
-    from conformance.expectations import ExpectationsError
     from conformance.report import MergeError
     from conformance.report.folder import FolderError
-    from conformance.spec import SpecError
+    from conformance.yamlfile import LocatedError
 
     try:
         return int(importlib.import_module(args._module).main(args))
-    except (SpecError, ExpectationsError, MergeError, FolderError, UnknownImplementationError,
-            CliError) as exc:
+    except (LocatedError, MergeError, FolderError, UnknownImplementationError, CliError) as exc:
         print(f"ce-conformance: error: {_one_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -40,10 +40,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from conformance.data import packaged_path
 from conformance.results import Record
 from conformance.vocabulary import FAULT_VERDICTS, Verdict
+from conformance.yamlfile import LocatedError, NodePath, YamlDoc, read_yaml
 from implementations.base import ALL_DTYPES
 
 __all__ = [
@@ -63,15 +63,7 @@ SCOPE_KEYS = ("dtype", "device", "check", "origin")  # what a run may leave out 
 CHECKS = ("value", "gradient", "invalid", "inputs", "robustness", "property:*")
 FINDINGS = (Verdict.DIVERGES, *FAULT_VERDICTS)  # what an entry can list
 
-
-class ExpectationsError(ValueError):
-    """A malformed expectations file; ``str`` is one line: ``path:line: what is wrong``."""
-
-    def __init__(self, path: str, line: int, problem: str) -> None:
-        self.path = path
-        self.line = line
-        self.problem = " ".join(problem.split())
-        super().__init__(f"{path}:{line}: {self.problem}")
+ExpectationsError = LocatedError  # the name this module has always raised
 
 
 @dataclass(frozen=True)
@@ -168,25 +160,6 @@ def _sort_key(record: Record) -> tuple[str, ...]:
 # --- loading ----------------------------------------------------------------------------------
 
 
-class _Node(dict[str, Any]):
-    """A mapping that remembers the line it starts on."""
-
-    line: int = 0
-
-
-class _LineLoader(yaml.SafeLoader):
-    """A safe loader whose mappings are ``_Node`` objects carrying their line."""
-
-
-def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> _Node:
-    mapping = _Node({str(k): v for k, v in loader.construct_mapping(node, deep=True).items()})
-    mapping.line = node.start_mark.line + 1
-    return mapping
-
-
-_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
 def load_expectations(path: str | Path, implementation: str | None = None, *,
                       missing_ok: bool = True) -> Expectations:
     """Read and check an expectations file; raises ``ExpectationsError`` (``path:line: ...``).
@@ -195,100 +168,86 @@ def load_expectations(path: str | Path, implementation: str | None = None, *,
     ``implementation``, a file that names another implementation is an error too.
     """
     path = Path(path)
-    where = str(path)
     if missing_ok and not path.exists():
         return Expectations(implementation=implementation)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        problem = f"cannot read the expectations file ({exc.strerror})"
-        raise ExpectationsError(where, 0, problem) from None
-    try:
-        doc = yaml.load(text, Loader=_LineLoader)  # a SafeLoader subclass
-    except yaml.MarkedYAMLError as exc:
-        line = exc.problem_mark.line + 1 if exc.problem_mark else 0
-        raise ExpectationsError(where, line, f"not valid YAML: {exc.problem}") from None
-    loaded = _expectations(where, doc, path)
+    doc = read_yaml(path, "the expectations file")
+    loaded = _expectations(doc, path)
     if implementation is not None and loaded.implementation not in (None, implementation):
-        line = doc.line if isinstance(doc, _Node) else 1
-        raise ExpectationsError(where, line, f"this file lists divergences of "
-                                             f"{loaded.implementation!r}, not of "
-                                             f"{implementation!r}")
+        raise doc.at(("implementation",), f"this file lists divergences of "
+                                          f"{loaded.implementation!r}, not of "
+                                          f"{implementation!r}")
     return loaded
 
 
-def _expectations(where: str, doc: Any, path: Path) -> Expectations:
-    if doc is None:
+def _expectations(doc: YamlDoc, path: Path) -> Expectations:
+    if doc.data is None:
         return Expectations(path=path)
-    if not isinstance(doc, _Node):
-        raise ExpectationsError(where, 1, "expected a mapping with 'implementation' and "
-                                          "'divergences'")
-    _no_unknown_keys(where, doc, TOP_KEYS, "top-level key")
-    implementation = doc.get("implementation")
+    if not isinstance(doc.data, dict):
+        raise doc.at((), "expected a mapping with 'implementation' and 'divergences'")
+    _no_unknown_keys(doc, (), doc.data, TOP_KEYS, "top-level key")
+    implementation = doc.data.get("implementation")
     if implementation is not None and not isinstance(implementation, str):
-        raise ExpectationsError(where, doc.line, "'implementation' must be a string")
-    items = doc.get("divergences") or []
+        raise doc.at(("implementation",), "'implementation' must be a string")
+    items = doc.data.get("divergences") or []
     if not isinstance(items, list):
-        raise ExpectationsError(where, doc.line, "'divergences' must be a list of entries")
-    entries = tuple(_entry(where, item, doc.line) for item in items)
+        raise doc.at(("divergences",), "'divergences' must be a list of entries")
+    entries = tuple(_entry(doc, ("divergences", index), item) for index, item in enumerate(items))
     return Expectations(implementation=implementation, entries=entries, path=path)
 
 
-def _entry(where: str, item: Any, parent_line: int) -> Divergence:
-    if not isinstance(item, _Node):
-        raise ExpectationsError(where, parent_line, "each divergence must be a mapping with "
-                                                    "'select', 'reason' and optionally 'link'")
-    _no_unknown_keys(where, item, ENTRY_KEYS, "key in a divergence")
+def _entry(doc: YamlDoc, base: NodePath, item: Any) -> Divergence:
+    if not isinstance(item, dict):
+        raise doc.at(base, "each divergence must be a mapping with 'select', 'reason' and "
+                           "optionally 'link'")
+    _no_unknown_keys(doc, base, item, ENTRY_KEYS, "key in a divergence")
     reason = item.get("reason")
     if not isinstance(reason, str) or not reason.strip():
-        raise ExpectationsError(where, item.line, "entry without a reason")
+        raise doc.at(base, "entry without a reason")
     link = item.get("link")
     if link is not None and (not isinstance(link, str) or not link.strip()):
-        raise ExpectationsError(where, item.line, "'link' must be a non-empty string")
+        raise doc.at((*base, "link"), "'link' must be a non-empty string")
     select = item.get("select")
-    if not isinstance(select, _Node) or not select:
-        raise ExpectationsError(where, item.line, "entry without a selector ('select' must map "
-                                                  f"some of {', '.join(SELECT_KEYS)} to globs)")
-    _no_unknown_keys(where, select, SELECT_KEYS, "selector key")
-    patterns = {key: _patterns(where, select.line, key, value) for key, value in select.items()}
-    _known_values(where, select.line, "check", patterns.get("check", ()), CHECKS)
-    _known_values(where, select.line, "dtype", patterns.get("dtype", ()), ALL_DTYPES)
+    if not isinstance(select, dict) or not select:
+        raise doc.at((*base, "select"), "entry without a selector ('select' must map some of "
+                                        f"{', '.join(SELECT_KEYS)} to globs)")
+    where: NodePath = (*base, "select")
+    _no_unknown_keys(doc, where, select, SELECT_KEYS, "selector key")
+    patterns = {str(key): _patterns(doc, (*where, key), value) for key, value in select.items()}
+    for key, known in (("check", CHECKS), ("dtype", ALL_DTYPES)):
+        _known_values(doc, (*where, key), patterns.get(key, ()), known)
     return Divergence(select=patterns, reason=" ".join(reason.split()), link=link,
-                      location=f"{where}:{item.line}")
+                      location=f"{doc.display}:{doc.line(base)}")
 
 
-def _patterns(where: str, line: int, key: str, value: Any) -> tuple[str, ...]:
+def _patterns(doc: YamlDoc, where: NodePath, value: Any) -> tuple[str, ...]:
     values = value if isinstance(value, list) else [value]
     if not values or not all(isinstance(v, str | int | float) and str(v) for v in values):
-        raise ExpectationsError(where, line, f"selector {key!r} must be a glob pattern or a "
-                                             "list of them")
+        raise doc.at(where, f"selector {where[-1]!r} must be a glob pattern or a list of them")
     return tuple(str(v) for v in values)
 
 
-def _known_values(where: str, line: int, key: str, patterns: tuple[str, ...],
+def _known_values(doc: YamlDoc, where: NodePath, patterns: tuple[str, ...],
                   known: tuple[str, ...]) -> None:
     """A pattern that can match no real value is a typo: say so now, not "unmatched" later."""
     for pattern in patterns:
         if not any(fnmatch.fnmatchcase(k.replace("*", "x"), pattern) or
                    (k.endswith("*") and pattern.startswith(k[:-1])) for k in known):
-            raise ExpectationsError(where, line, f"selector {key}={pattern!r} matches none of "
-                                                 f"{', '.join(known)}")
+            raise doc.at(where, f"selector {where[-1]}={pattern!r} matches none of "
+                                f"{', '.join(known)}")
 
 
-def _no_unknown_keys(where: str, node: _Node, allowed: tuple[str, ...], what: str) -> None:
-    for key in node:
+def _no_unknown_keys(doc: YamlDoc, base: NodePath, mapping: dict[Any, Any],
+                     allowed: tuple[str, ...], what: str) -> None:
+    for key in mapping:
         if key not in allowed:
-            raise ExpectationsError(where, node.line, f"unknown {what} {key!r} (expected one of "
-                                                      f"{', '.join(allowed)})")
+            raise doc.at((*base, str(key)), f"unknown {what} {str(key)!r} (expected one of "
+                                            f"{', '.join(allowed)})")
 
 
 def default_expectations_path(name: str) -> Path:
     """``<repo>/expectations/<name>.yaml`` in a checkout, else the copy packaged with the wheel
     (the file need not exist: a built-in without one has no known divergences)."""
-    package = Path(__file__).resolve().parent
-    in_repo = package.parent / "expectations"
-    folder = in_repo if in_repo.is_dir() else package / "_expectations"
-    return folder / f"{file_stem(name)}.yaml"
+    return packaged_path("expectations", f"{file_stem(name)}.yaml")
 
 
 def file_stem(name: str) -> str:

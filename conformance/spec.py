@@ -1,9 +1,9 @@
 """Load the canonical cases (``spec/cross_entropy.yaml``) into ``Case`` objects.
 
-The file is composed once into a YAML node tree, which keeps the line of every node; the tree is
-then constructed into plain data. Each check that follows (the JSON Schema in ``spec/schema.json``,
-duplicate keys and ids, ``vary`` placeholders, rectangular arrays, generators) reports the line of
-the node at fault, so every problem reads ``path:line: what is wrong`` on one line.
+The file is read by ``conformance.yamlfile`` (data plus the line of every node; duplicate keys
+rejected there). Each check that follows (the JSON Schema in ``spec/schema.json``, duplicate ids,
+``vary`` placeholders, rectangular arrays, generators) reports the line of the node at fault, so
+every problem reads ``path:line: what is wrong`` on one line.
 
 Shape mismatches *between* arrays (input against target or weight) are not checked: they are
 legitimate invalid-input cases. Only arrays that cannot be formed at all (ragged rows, a generator
@@ -19,17 +19,17 @@ import json
 import math
 import re
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 
 from conformance.case import Case, Expect
+from conformance.data import packaged_path
+from conformance.yamlfile import LocatedError, NodePath, YamlDoc, read_yaml
 from implementations.base import DEFAULT_IGNORE_INDEX, REDUCTIONS, Array, class_axis_of
 
 __all__ = ["SpecError", "default_spec_path", "load_spec", "schema_path", "spec_hash"]
@@ -37,32 +37,19 @@ __all__ = ["SpecError", "default_spec_path", "load_spec", "schema_path", "spec_h
 SPEC_NAME = "cross_entropy.yaml"
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9.-]*$")
 PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
-MAX_DEPTH = 32  # deeper nesting is a recursive alias or a mistake
 MAX_GENERATED = 2**28  # elements one generator may make (2 GiB of float64)
 
-Path_ = tuple[str | int, ...]  # a node's address in the document: ("cases", 3, "input")
-
-
-class SpecError(ValueError):
-    """A malformed spec file; ``str`` is one line: ``path:line: what is wrong``."""
-
-    def __init__(self, path: str, line: int, problem: str) -> None:
-        self.path = path
-        self.line = line
-        self.problem = " ".join(problem.split())
-        super().__init__(f"{path}:{line}: {self.problem}")
+SpecError = LocatedError  # the name this module has always raised
 
 
 def default_spec_path() -> Path:
     """``<repo>/spec/cross_entropy.yaml`` in a checkout, else the copy packaged with the wheel."""
-    package = Path(__file__).resolve().parent
-    in_repo = package.parent / "spec" / SPEC_NAME
-    return in_repo if in_repo.is_file() else package / "_spec" / SPEC_NAME
+    return packaged_path("spec", SPEC_NAME)
 
 
 def schema_path() -> Path:
     """The JSON Schema that every spec file is validated against."""
-    return default_spec_path().parent / "schema.json"
+    return packaged_path("spec", "schema.json")
 
 
 def spec_hash(path: str | Path | None = None) -> str:
@@ -77,83 +64,11 @@ def load_spec(path: str | Path | None = None, *, include: Sequence[str] | None =
     With ``include``/``exclude`` (id globs), only the selected cases' arrays are built: the
     whole file is still validated, but a large generator of an unselected case costs nothing.
     """
-    doc = _read(Path(path) if path is not None else default_spec_path())
+    doc = read_yaml(Path(path) if path is not None else default_spec_path(), "the spec")
+    if doc.data is None:
+        raise doc.at((), "the file is empty; expected 'version' and 'cases'")
     _validate(doc)
     return _cases(doc, lambda case_id: _selected(case_id, include, exclude))
-
-
-# --- reading: data plus the line of every node ------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Doc:
-    data: Any
-    lines: dict[Path_, int]
-    display: str  # the path as messages and ``Case.location`` show it
-
-    def line(self, path: Path_) -> int:
-        """The line of the node at ``path``, or of its nearest ancestor that has one."""
-        for end in range(len(path), -1, -1):
-            if path[:end] in self.lines:
-                return self.lines[path[:end]]
-        return 1
-
-    def error(self, path: Path_, problem: str) -> SpecError:
-        """``problem`` at the node ``path``, prefixed with the node's address when it has one."""
-        where = _dotted(path)
-        return SpecError(self.display, self.line(path), f"{where}: {problem}" if where else problem)
-
-
-def _display(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
-
-
-def _read(path: Path) -> _Doc:
-    display = _display(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError(display, 1, f"cannot read the spec: {getattr(exc, 'strerror', exc)}") \
-            from None
-    loader = yaml.SafeLoader(text)
-    try:
-        node = loader.get_single_node()
-        if node is None:
-            raise SpecError(display, 1, "the file is empty; expected 'version' and 'cases'")
-        lines: dict[Path_, int] = {}
-        _record_lines(node, (), 1, lines, display)
-        return _Doc(loader.construct_document(node), lines, display)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        problem = ", ".join(str(part) for part in (exc.context, exc.problem) if part)
-        raise SpecError(display, mark.line + 1 if mark else 1, f"invalid YAML: {problem}") from None
-    except yaml.YAMLError as exc:
-        raise SpecError(display, 1, f"invalid YAML: {exc}") from None
-    finally:
-        loader.dispose()
-
-
-def _record_lines(node: yaml.Node, path: Path_, line: int, lines: dict[Path_, int],
-                  display: str) -> None:
-    """Fill ``lines``; a mapping entry is placed on its key's line. Rejects duplicate keys."""
-    if len(path) > MAX_DEPTH:
-        raise SpecError(display, line, f"nesting deeper than {MAX_DEPTH} levels")
-    lines[path] = line
-    if isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            _record_lines(item, (*path, index), item.start_mark.line + 1, lines, display)
-    elif isinstance(node, yaml.MappingNode):
-        first: dict[str, int] = {}
-        for key, value in node.value:
-            name, key_line = str(key.value), key.start_mark.line + 1
-            if name in first:
-                raise SpecError(display, key_line,
-                                f"duplicate key {name!r} (first on line {first[name]})")
-            first[name] = key_line
-            _record_lines(value, (*path, name), key_line, lines, display)
 
 
 # --- the schema -------------------------------------------------------------------------------
@@ -166,7 +81,7 @@ def _validator() -> Draft202012Validator:
     return Draft202012Validator(schema)
 
 
-def _validate(doc: _Doc) -> None:
+def _validate(doc: YamlDoc) -> None:
     """Raise for the schema violation that comes first in the file."""
     errors = list(_validator().iter_errors(doc.data))
     if not errors:
@@ -177,9 +92,9 @@ def _validate(doc: _Doc) -> None:
     raise doc.error(*_describe(error))
 
 
-def _describe(error: ValidationError) -> tuple[Path_, str]:
+def _describe(error: ValidationError) -> tuple[NodePath, str]:
     """Where the error is and what it says; an unknown key is pointed at itself."""
-    path: Path_ = tuple(error.absolute_path)
+    path: NodePath = tuple(error.absolute_path)
     schema = error.schema if isinstance(error.schema, dict) else {}
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
         allowed = schema.get("properties", {})
@@ -202,12 +117,6 @@ def _numeric_string(instance: Any) -> bool:
     return True
 
 
-def _dotted(path: Path_) -> str:
-    """``("cases", 3, "input")`` as ``cases[3].input``."""
-    text = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in path)
-    return text.removeprefix(".")
-
-
 # --- cases ------------------------------------------------------------------------------------
 
 
@@ -217,11 +126,11 @@ def _selected(case_id: str, include: Sequence[str] | None,
         not any(fnmatch.fnmatchcase(case_id, g) for g in exclude or ())
 
 
-def _cases(doc: _Doc, wanted: Callable[[str], bool]) -> list[Case]:
+def _cases(doc: YamlDoc, wanted: Callable[[str], bool]) -> list[Case]:
     cases: list[Case] = []
     first: dict[str, int] = {}
     for index, raw in enumerate(doc.data["cases"]):
-        where: Path_ = ("cases", index, "id")
+        where: NodePath = ("cases", index, "id")
         for fields in _expand(doc, index, raw):
             if fields["id"] in first:
                 raise doc.error(where, f"duplicate id {fields['id']!r} "
@@ -233,10 +142,10 @@ def _cases(doc: _Doc, wanted: Callable[[str], bool]) -> list[Case]:
     return cases
 
 
-def _expand(doc: _Doc, index: int, raw: dict[str, Any]) -> Iterator[dict[str, Any]]:
+def _expand(doc: YamlDoc, index: int, raw: dict[str, Any]) -> Iterator[dict[str, Any]]:
     """One field mapping per combination of ``vary``, with the id's placeholders filled in."""
     vary: dict[str, list[Any]] = raw.get("vary", {})
-    base: Path_ = ("cases", index)
+    base: NodePath = ("cases", index)
     placeholders = set(PLACEHOLDER.findall(raw["id"]))
     for key in vary:
         if key not in placeholders:
@@ -261,10 +170,10 @@ def _fill(template: str, fields: dict[str, Any]) -> str:
     return PLACEHOLDER.sub(lambda match: str(fields[match.group(1)]), template)
 
 
-def _check_case(doc: _Doc, index: int, fields: dict[str, Any]) -> None:
+def _check_case(doc: YamlDoc, index: int, fields: dict[str, Any]) -> None:
     """What can be checked without building the arrays: generated sizes, and for a case that
     expects no error, the arguments torch would refuse (the case would be invalid)."""
-    base: Path_ = ("cases", index)
+    base: NodePath = ("cases", index)
     shapes = {key: _declared_shape(fields[key]) for key in ("input", "target", "weight")
               if fields.get(key) is not None}
     for key, shape in shapes.items():
@@ -301,8 +210,8 @@ def _declared_shape(value: Any) -> tuple[int, ...]:
         return ()
 
 
-def _case(doc: _Doc, index: int, fields: dict[str, Any]) -> Case:
-    base: Path_ = ("cases", index)
+def _case(doc: YamlDoc, index: int, fields: dict[str, Any]) -> Case:
+    base: NodePath = ("cases", index)
     target = _array(doc, (*base, "target"), fields["target"])
     if "target_dtype" in fields:
         target = target.astype(fields["target_dtype"])
@@ -323,7 +232,7 @@ def _case(doc: _Doc, index: int, fields: dict[str, Any]) -> Case:
     )
 
 
-def _expect(doc: _Doc, path: Path_, raw: dict[str, Any] | None) -> Expect:
+def _expect(doc: YamlDoc, path: NodePath, raw: dict[str, Any] | None) -> Expect:
     if raw is None:
         return Expect()
     value = raw.get("value")
@@ -337,7 +246,7 @@ def _expect(doc: _Doc, path: Path_, raw: dict[str, Any] | None) -> Expect:
 # --- arrays -----------------------------------------------------------------------------------
 
 
-def _array(doc: _Doc, path: Path_, value: Any, dtype: type | None = None) -> Array:
+def _array(doc: YamlDoc, path: NodePath, value: Any, dtype: type | None = None) -> Array:
     """A literal (nested list or number) or a generator mapping, as a NumPy array.
 
     Literals: integers give int64, anything else (a float anywhere, or no element) float64.
@@ -351,7 +260,7 @@ def _array(doc: _Doc, path: Path_, value: Any, dtype: type | None = None) -> Arr
     return array if dtype is None else array.astype(dtype)
 
 
-def _shape(doc: _Doc, path: Path_, value: Any) -> tuple[int, ...]:
+def _shape(doc: YamlDoc, path: NodePath, value: Any) -> tuple[int, ...]:
     """The shape of a nested list; raises at the first row that breaks the rectangle."""
     if not isinstance(value, list):
         return ()
@@ -363,7 +272,7 @@ def _shape(doc: _Doc, path: Path_, value: Any) -> tuple[int, ...]:
     return (len(value), *(shapes[0] if shapes else ()))
 
 
-def _generate(doc: _Doc, path: Path_, spec: dict[str, Any]) -> Array:
+def _generate(doc: YamlDoc, path: NodePath, spec: dict[str, Any]) -> Array:
     """Deterministic logits, class indices or probabilities (see ``spec/schema.json``)."""
     rng = np.random.default_rng(spec["seed"])
     if "probabilities" in spec:
@@ -376,7 +285,7 @@ def _generate(doc: _Doc, path: Path_, spec: dict[str, Any]) -> Array:
     return rng.integers(0, max(spec["classes"], 1), size=shape, dtype=np.int64)
 
 
-def _probabilities(doc: _Doc, path: Path_, rng: np.random.Generator, shape: tuple[int, ...],
+def _probabilities(doc: YamlDoc, path: NodePath, rng: np.random.Generator, shape: tuple[int, ...],
                    axis: int | None) -> Array:
     """Softmax of standard normals along ``axis`` (default 1, or 0 for a 1-D shape)."""
     if axis is None:

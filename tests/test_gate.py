@@ -124,7 +124,7 @@ def test_an_entry_without_a_reason_is_a_usage_error(capsys, tmp_path):
     ("divergences:\n  - select: {colour: red}\n    reason: r\n", "unknown selector key 'colour'"),
     ("divergences:\n  - reason: r\n", "entry without a selector"),
     ("divergences: {a: 1}\n", "'divergences' must be a list"),
-    ("divergences: [\n", "not valid YAML"),
+    ("divergences: [\n", "invalid YAML"),
     ("implementation: torch\ndivergences: []\n", "not of 'wrong-sum'"),
     ("divergences:\n  - select: {check: valeu}\n    reason: r\n", "check='valeu' matches none"),
     ("divergences:\n  - select: {dtype: float8}\n    reason: r\n", "dtype='float8' matches none"),
