@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -141,5 +144,30 @@ def test_one_lookup_finds_the_spec_and_the_expectations() -> None:
     assert spec.schema_path() == REPO / "spec" / "schema.json"
     assert expectations.default_expectations_path("jax.optax") == \
         REPO / "expectations" / "jax.optax.yaml"
-    assert packaged_path("no-such-folder", "x").parent == \
-        REPO / "conformance" / "_no-such-folder"
+
+
+def test_an_installed_copy_ignores_unrelated_top_level_folders(tmp_path):
+    """Installed (package data, no checkout), an unrelated ``expectations/`` or ``spec/``
+    distribution in site-packages changes nothing: keras keeps its known divergences."""
+    root = REPO
+    site = tmp_path / "site-packages"
+    for package in ("conformance", "implementations"):
+        shutil.copytree(root / package, site / package,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(root / "spec", site / "conformance" / "_spec")  # as the wheel lays it out
+    shutil.copytree(root / "expectations", site / "conformance" / "_expectations")
+    for unrelated in ("expectations", "spec"):  # e.g. a distribution called "expectations"
+        (site / unrelated).mkdir()
+        (site / unrelated / "__init__.py").write_text("")
+    code = ("from conformance.expectations import expectations_for\n"
+            "from conformance.spec import load_spec, default_spec_path\n"
+            "print(len(expectations_for('keras').entries), len(load_spec()), "
+            "default_spec_path())\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
+                          text=True, env={"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin"},
+                          timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    entries, cases, path = done.stdout.split()
+    assert int(entries) == len(expectations.expectations_for("keras").entries) > 0
+    assert int(cases) == len(load_spec())
+    assert path.startswith(str(site / "conformance" / "_spec"))
