@@ -32,12 +32,24 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ce-conformance",
         description="Differential conformance suite for PyTorch's cross-entropy loss.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (module, help_text) in COMMANDS.items():
         command = sub.add_parser(name, help=help_text, description=help_text)
         importlib.import_module(module).add_arguments(command)
         command.set_defaults(_module=module)
     return parser
+
+
+def _version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("ce-conformance")
+    except metadata.PackageNotFoundError:
+        from conformance import __version__
+
+        return f"{__version__} (not installed)"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

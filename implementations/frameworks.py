@@ -39,7 +39,9 @@ def require(module: str, extra: str) -> Any:
         return importlib.import_module(module)
     except ImportError as exc:
         raise NotInstalledError(
-            f"not installed: pip install ce-conformance[{extra}] ({module}: {exc})"
+            f"not installed: {module} ({exc}); install the extra '{extra}' "
+            f"(from a checkout: pip install -e '.[{extra}]'; else: pip install "
+            f"'ce-conformance[{extra}] @ git+<repository URL>')"
         ) from None
 
 
