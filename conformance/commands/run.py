@@ -133,12 +133,12 @@ def _summary(records: list[Record], console: Console) -> None:
                           str(known))
             first = ["", "", ""]
     console.print(table)
-    new = [g for g in groups if not g.known]
-    for g in new[:NEW_SHOWN]:
+    fresh = [g for g in groups if not g.known]
+    for g in fresh[:NEW_SHOWN]:
         console.print(f"[red]new[/] {g.severity}: {escape(g.title)} "
                       f"({len(g.records)} checks, e.g. {escape(g.minimal.case)})", highlight=False)
-    if len(new) > NEW_SHOWN:
-        console.print(f"... and {len(new) - NEW_SHOWN} more new causes; see the report")
+    if len(fresh) > NEW_SHOWN:
+        console.print(f"... and {len(fresh) - NEW_SHOWN} more new causes; see the report")
 
 
 def _impl_order(records: list[Record], groups: list[divergences.Group]) -> list[str]:

@@ -18,6 +18,7 @@ import jinja2
 from markupsafe import Markup
 
 from conformance.report import accuracy, divergences, matrix, plots
+from conformance.report.matrix import Cell
 from conformance.report.values import clip, fmt, number, shorten, summary_text
 from conformance.results import Record, read_results, write_atomic
 
@@ -41,7 +42,7 @@ class Report:
     accuracy: list[accuracy.Row]
     notes: dict[str, int]  # the Markdown matrix's footnotes: text -> number
 
-    def note(self, cell: matrix.Cell) -> int | None:
+    def note(self, cell: Cell) -> int | None:
         """The footnote number of ``cell``'s details, if it has any."""
         return self.notes.get(note_text(cell)) if note_text(cell) else None
 
