@@ -136,7 +136,8 @@ def _summary(records: list[Record], console: Console) -> None:
     fresh = [g for g in groups if not g.known]
     for g in fresh[:NEW_SHOWN]:
         console.print(f"[red]new[/] {g.severity}: {escape(g.title)} "
-                      f"({len(g.records)} checks, e.g. {escape(g.minimal.case)})", highlight=False)
+                      f"({len(g.records)} check{'s' * (len(g.records) != 1)}, "
+                      f"e.g. {escape(g.minimal.case)})", highlight=False)
     if len(fresh) > NEW_SHOWN:
         console.print(f"... and {len(fresh) - NEW_SHOWN} more new causes; see the report")
 
