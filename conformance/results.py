@@ -12,7 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from conformance.vocabulary import Origin, Outcome, Verdict
+from conformance.severity import severity_of
+from conformance.vocabulary import Origin, Outcome, Severity, Verdict
 from implementations.base import Array
 
 SCHEMA_VERSION = 1
@@ -42,25 +43,35 @@ class Record:
     case_spec: dict[str, Any] | None = None
     repro: str | None = None
     location: str | None = None
+    convention: str | None = None  # the named alternative the outcome matches at an edge
 
     def carry_measurements(self, other: Record) -> None:
         """Take ``other``'s measured outcome (a property's record quotes its shrunk example's)."""
         self.error, self.expected, self.actual = other.error, other.expected, other.actual
         self.outcome, self.exception = other.outcome, other.exception
+        self.convention = other.convention
 
     @property
     def key(self) -> tuple[str, str, str, str, str]:
         """Identity of the record within a run."""
         return (self.case, self.check, self.impl, self.dtype, self.device)
 
+    @property
+    def severity(self) -> Severity | None:
+        """How bad this finding is (``conformance.severity``); ``None`` for no finding."""
+        return severity_of(self)
+
     def as_dict(self) -> dict[str, Any]:
-        """Plain-JSON form."""
-        return _jsonable(asdict(self))  # type: ignore[no-any-return]
+        """Plain-JSON form, with the derived ``severity`` (for readers of ``results.json``)."""
+        data = _jsonable(asdict(self))
+        data["severity"] = self.severity
+        return data  # type: ignore[no-any-return]
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Record:
-        """Inverse of ``as_dict``: the words become ``conformance.vocabulary`` members again."""
-        record = cls(**data)
+        """Inverse of ``as_dict``: the words become ``conformance.vocabulary`` members again
+        (``severity`` is derived, so it is recomputed rather than read)."""
+        record = cls(**{k: v for k, v in data.items() if k != "severity"})
         record.verdict = Verdict(record.verdict)
         record.origin = Origin(record.origin)
         record.outcome = None if record.outcome is None else Outcome(record.outcome)

@@ -63,6 +63,39 @@ def test_a_wrong_implementation_fails_with_its_divergence(capsys):
     assert "mini-3x4-mean" not in out
     # the reproduction snippet loads the plugin the way the gate did
     assert "implementations.load('tests.helpers.wrong_impl:WrongSum')" in out
+    # one cause, with its real numbers, its severity, and one line per severity up front
+    assert "2 new findings (1 cause)" in out
+    assert "  wrong on valid input: 1 new (2 checks), 0 known" in out
+    assert "NEW wrong on valid input: wrong-sum · value: off by 1.46" in out
+    assert out.count("reproduce with") == 1
+
+
+def test_new_findings_are_grouped_across_dtypes_most_severe_first():
+    import io
+
+    from conformance.commands.gate import print_summary
+    from conformance.expectations import Expectations
+    from conformance.results import Record
+
+    def record(dtype: str, check: str, outcome: str, reason: str) -> Record:
+        return Record(case=f"c-{check}", impl="x", dtype=dtype, device="cpu", check=check,
+                      verdict="diverges", outcome=outcome,  # type: ignore[arg-type]
+                      features=[], reason=reason, repro=f"print({dtype!r})")
+    records = [record("float32", "invalid", "silent", "target-dtype: silently returned"),
+               record("float32", "value", "value", "off by 0.5 (9 ULP)"),
+               record("float64", "value", "value", "off by 0.25 (7 ULP)")]
+    out = io.StringIO()
+    print_summary(Expectations().annotate(records), "x", ["float32", "float64"], ["cpu"],
+                  False, [], out)
+    text = out.getvalue()
+    assert "3 new findings (2 causes)" in text
+    wrong = text.index("NEW wrong on valid input: x · value: off by")
+    accepts = text.index("NEW silently accepts invalid input: x · invalid")
+    assert wrong < accepts
+    assert "2 checks in float32, float64 on cpu" in text
+    assert text.count("reproduce with") == 2
+    assert text.index("wrong on valid input: 1 new (2 checks), 0 known") < \
+        text.index("silently accepts invalid input: 1 new (1 check), 0 known") < wrong
 
 
 def test_a_listed_divergence_passes(capsys, tmp_path):

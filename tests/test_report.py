@@ -95,14 +95,20 @@ def _cells(doc: dict[str, Any] | None = None) -> dict[tuple[str, str], dict[str,
 def test_matrix_cells() -> None:
     cells = _cells()
     assert cells[("indices", "torch")]["status"] == "diverges"
+    assert cells[("indices", "torch")]["label"] == "✗ wrong · 3"
+    assert cells[("indices", "torch")]["severity"] == "wrong on valid input"
     assert cells[("indices", "torch")]["worst_ulp"] == 80.0
     assert "80 ULP" in cells[("indices", "torch")]["detail"]
+    assert "off by 8e-06 (80 ULP)" in cells[("indices", "torch")]["detail"]  # real numbers
     assert cells[("indices", "torch")]["anchor"].startswith("div-torch-value-")
     assert cells[("dtype-float32", "torch")]["status"] == "diverges"
     assert cells[("dtype-float16", "torch")]["known"] is False
     assert cells[("invalid-input", "torch")]["known"] is True  # the only divergence is known
-    assert cells[("invalid-input", "torch")]["detail"] == "returns a finite number"
+    assert cells[("invalid-input", "torch")]["label"] == "! accepts invalid · 1 · known"
+    assert cells[("invalid-input", "torch")]["detail"].startswith(
+        "1 of 1 check silently accepts invalid input; e.g. target out of range")
     assert cells[("indices", "jax")]["status"] == "conforms"
+    assert cells[("indices", "jax")]["label"] == "✓ 1"
     assert cells[("probabilities", "jax")] == {**cells[("probabilities", "jax")],
                                                "status": "unsupported",
                                                "detail": "jax has no probability targets"}
@@ -117,11 +123,37 @@ def test_matrix_rows_follow_features_and_summary() -> None:
     report = build(make_doc())
     assert [row.feature for row in report.matrix.rows] == list(FEATURES)
     labels = [c.label for c in report.matrix.columns]
-    assert labels == ["jax", "tensorflow", "torch"]
+    assert labels == ["torch", "jax", "tensorflow"]  # torch first, then worst first
     summaries = dict(zip(labels, (s.text for s in report.matrix.summaries), strict=True))
-    assert summaries["jax"].startswith(f"3/{len(FEATURES)} features conform")
+    assert summaries["jax"].startswith("nothing silently wrong on valid input; "
+                                       f"3/{len(FEATURES)} features conform")
     assert summaries["tensorflow"] == "not run: tensorflow is not installed"
-    assert "5 diverge (2 known)" in summaries["torch"]
+    assert summaries["torch"].startswith(
+        "1 behaviour silently wrong on valid input (1 new, 0 known) in class-index targets, "
+        "reduction='mean', float16; 1 behaviour: silently accepts invalid input (0 new, 1 known)")
+    assert "5 with findings (2 known)" in summaries["torch"]
+
+
+def test_columns_go_worst_first_and_cells_stay_one_line() -> None:
+    wrong = _value("plain", "keras", "diverges", 9.0)
+    invalid = next(r for r in records() if r.check == "invalid")
+    accepts = Record.from_dict(dict(invalid.as_dict(), impl="jax", expected_reason=None))
+    rejects = Record(case="plain", impl="aaa", dtype="float32", device="cpu", check="value",
+                     verdict="diverges", outcome="raises",  # type: ignore[arg-type]
+                     features=["indices"], reason="raised ValueError", exception="ValueError: x")
+    report = build(make_doc([*records(), wrong, accepts, rejects], {}))
+    assert [c.label for c in report.matrix.columns] == ["torch", "keras", "jax", "aaa"]
+    md_table = [line for line in files()["matrix.md"].splitlines() if line.startswith("| ")]
+    assert all("…" not in line for line in md_table)  # details go to footnotes, never cut
+    assert "[^1]: " in files()["matrix.md"]
+
+
+def test_dtypes_not_requested_say_so() -> None:
+    cells = _cells(make_doc(provenance=dict(PROVENANCE, dtypes=["float16", "float32"])))
+    assert cells[("dtype-bfloat16", "torch")]["detail"] == "not requested"
+    assert cells[("dtype-bfloat16", "torch")]["label"] == "· not requested"
+    assert cells[("empty", "torch")]["detail"] == "no check covers it"
+    assert _cells()[("dtype-bfloat16", "torch")]["detail"] == "no check covers it"  # unknown
 
 
 def test_divergences_grouped_by_cause_with_minimal_case() -> None:
@@ -131,7 +163,11 @@ def test_divergences_grouped_by_cause_with_minimal_case() -> None:
     assert len(half.records) == 3
     assert half.minimal.case == "half-2"
     assert half.cause == "off by # (# ULP); allowed #"
+    assert half.headline == "off by 2e-06 (20 ULP); allowed 1e-06"  # the minimal case's numbers
+    assert [g.severity.rank for g in groups] == sorted(g.severity.rank for g in groups)
     text = files()["divergences.md"]
+    assert "## Wrong on valid input: torch · value: off by 2e-06 (20 ULP); allowed 1e-06" in text
+    assert "#" not in half.title
     assert text.count(f'<a id="{half.anchor}"></a>') == 1
     assert "`half-2`" in text
     assert text.count("```python") == 2
@@ -259,6 +295,6 @@ def test_edge_documents_render(tmp_path: Path) -> None:
     assert problems(doc) == []
     cells = _cells(doc)
     assert cells[("indices", "torch")]["worst_ulp"] == "inf"
-    assert cells[("indices", "torch")]["detail"].startswith("shape (2,) != expected ()")
+    assert "e.g. shape (2,) != expected ()" in cells[("indices", "torch")]["detail"]
     assert cells[("indices", "jax")]["status"] == "not-run"
     assert render_report(doc, tmp_path)

@@ -24,12 +24,13 @@ from conformance import spec
 from conformance.commands.options import add_run_options, plan_from, session_names
 from conformance.expectations import Annotated, ExpectationsError, expectations_for
 from conformance.provenance import provenance
+from conformance.report import divergences
 from conformance.report.folder import check_writable
 from conformance.results import document, write_atomic, write_results
 from conformance.session import run
-from conformance.vocabulary import FAULT_VERDICTS, Verdict
+from conformance.vocabulary import FAULT_VERDICTS, Severity, Verdict
 
-REPRO_LIMIT = 10  # new divergences whose reproduction snippet is printed in full
+EXAMPLES_SHOWN = 5  # checks listed per new cause (all of them are in --junit and --out)
 
 
 EXIT_STATUS = {0: "conforms apart from listed divergences", 1: "a new divergence",
@@ -110,31 +111,65 @@ def _status(annotated: Annotated, strict: bool) -> int:
 def print_summary(annotated: Annotated, name: str, dtypes: Sequence[str],
                   devices: Sequence[str], strict: bool, notes: Sequence[str],
                   out: TextIO) -> None:
-    """What the gate found, most important first: new divergences, then fixed, then counts."""
+    """What the gate found, most important first: one line per severity, then the new
+    findings grouped by cause across dtypes (most severe first, each with a repro), then what
+    is fixed or stale, then the verdict."""
     verdicts = Counter(str(r.verdict) for r in annotated.records)
+    new = divergences.group(annotated.new)
+    known = divergences.group(record for record, _ in annotated.known)
     write = out.write
     write(f"gate {name} ({', '.join(dtypes)}; {', '.join(devices)}): "
           f"{len(annotated.records)} checks: {verdicts['conforms']} conform, "
-          f"{len(annotated.new)} new divergences, {len(annotated.known)} known divergences, "
+          f"{len(annotated.new)} new findings ({_causes(len(new))}), "
+          f"{len(annotated.known)} known ({_causes(len(known))}), "
           f"{verdicts['unsupported']} unsupported, "
           f"{verdicts['crashed'] + verdicts['timed-out']} crashed or timed out\n")
     for note in notes:
         write(f"note: {note}\n")
-    for i, record in enumerate(annotated.new):
-        label = "DIVERGENCE" if record.verdict == Verdict.DIVERGES else record.verdict.upper()
-        write(f"\nNEW {label} {record.case} [{record.check}, {record.dtype}, "
-              f"{record.device}]: {record.reason}\n")
-        if record.exception:
-            write(f"  raised {record.exception}\n")
-        if record.location:
-            write(f"  defined at {record.location}\n")
-        if record.repro and i < REPRO_LIMIT:
-            write("  reproduce with:\n" + _indent(record.repro, "    ") + "\n")
-    if len(annotated.new) > REPRO_LIMIT:
-        write(f"\n(reproduction snippets of the other {len(annotated.new) - REPRO_LIMIT} are "
-              "in --junit and --out)\n")
+    for line in severity_lines(new, known):
+        write(f"  {line}\n")
+    for g in new:
+        _print_group(g, write)
     _print_entries(annotated, strict, write)
-    _print_verdict(annotated, strict, write)
+    _print_verdict(annotated, len(new), strict, write)
+
+
+def _causes(n: int) -> str:
+    return f"{n} cause" + "s" * (n != 1)
+
+
+def severity_lines(new: Sequence[divergences.Group],
+                   known: Sequence[divergences.Group]) -> list[str]:
+    """``wrong on valid input: 1 new (2 checks), 0 known (distinct causes)``, one per
+    severity found, most severe first."""
+    lines = []
+    for sev in Severity:
+        n = [g for g in new if g.severity is sev]
+        k = [g for g in known if g.severity is sev]
+        if n or k:
+            checks = sum(len(g.records) for g in n)
+            plural = "s" * (checks != 1)
+            lines.append(f"{sev}: {len(n)} new ({checks} check{plural}), {len(k)} known "
+                         "(distinct causes)")
+    return lines
+
+
+def _print_group(g: divergences.Group, write: Callable[[str], Any]) -> None:
+    m = g.minimal
+    write(f"\nNEW {g.severity}: {g.impl} · {g.check}: {g.headline}\n"
+          f"  {len(g.records)} checks in {', '.join(g.dtypes)} on {', '.join(g.devices)}\n")
+    for record in g.records[:EXAMPLES_SHOWN]:
+        label = "DIVERGENCE" if record.verdict == Verdict.DIVERGES else record.verdict.upper()
+        write(f"  NEW {label} {record.case} [{record.check}, {record.dtype}, "
+              f"{record.device}]: {record.reason}\n")
+    if len(g.records) > EXAMPLES_SHOWN:
+        write(f"  ... and {len(g.records) - EXAMPLES_SHOWN} more checks (in --junit and --out)\n")
+    if m.exception:
+        write(f"  raised {m.exception}\n")
+    if m.location:
+        write(f"  defined at {m.location}\n")
+    if m.repro:
+        write(f"  reproduce with ({m.case}, {m.dtype}):\n" + _indent(m.repro, "    ") + "\n")
 
 
 def _print_entries(annotated: Annotated, strict: bool, write: Callable[[str], Any]) -> None:
@@ -154,10 +189,11 @@ def _print_entries(annotated: Annotated, strict: bool, write: Callable[[str], An
               "fix or remove the selector\n")
 
 
-def _print_verdict(annotated: Annotated, strict: bool, write: Callable[[str], Any]) -> None:
+def _print_verdict(annotated: Annotated, causes: int, strict: bool,
+                   write: Callable[[str], Any]) -> None:
     if annotated.new:
-        write(f"\nFAIL: {len(annotated.new)} new divergences; fix them, or list them with a "
-              "reason in the expectations file\n")
+        write(f"\nFAIL: {len(annotated.new)} new findings ({_causes(causes)}); fix them, or "
+              "list them with a reason in the expectations file\n")
     elif annotated.exit_status(strict=strict):
         write("\nFAIL (--strict): the expectations file is out of date\n")
     else:

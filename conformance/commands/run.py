@@ -18,13 +18,15 @@ from conformance.commands.options import add_run_options, logs_note, plan_from, 
 from conformance.expectations import expectations_for, load_expectations
 from conformance.properties import property_names
 from conformance.provenance import provenance
+from conformance.report import divergences
 from conformance.report.folder import check_writable, write_folder
 from conformance.results import Record, document
 from conformance.session import ImplResult, Plan, run
-from conformance.vocabulary import FAULT_VERDICTS as FAULTS
-from conformance.vocabulary import Verdict
+from conformance.severity import severity_of
+from conformance.vocabulary import Severity, Verdict
 
 DEFAULT_OUT = Path("reports/latest")
+NEW_SHOWN = 20  # new causes listed after the table
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -75,6 +77,7 @@ def main(args: argparse.Namespace) -> int:
     if note:
         console.print(escape(note), highlight=False)
     console.print(f"report written to {escape(str(args.out))}/")
+    console.print(f"start here: {escape(str(start_here(args.out, records)))}", highlight=False)
     return 0
 
 
@@ -106,22 +109,54 @@ def _run(names: list[str], plan: Plan, args: argparse.Namespace,
 
 
 def _summary(records: list[Record], console: Console) -> None:
-    table = Table(title="cross-entropy conformance")
-    for column in ("implementation", "dtype", "device", "conforms", "diverges", "unsupported"):
-        table.add_column(column, justify="right" if column in ("conforms", "diverges",
-                                                               "unsupported") else "left")
-    groups: dict[tuple[str, str, str], Counter[str]] = defaultdict(Counter)
-    for r in records:
-        groups[(r.impl, r.dtype, r.device)][r.verdict] += 1
-    for (impl, dtype, device), c in groups.items():
-        faults = c[Verdict.CRASHED] + c[Verdict.TIMED_OUT]
-        table.add_row(escape(impl[:60]), dtype, escape(device), str(c["conforms"]),
-                      f"[red]{c['diverges'] + faults}[/]" if c["diverges"] + faults else "0",
-                      str(c["unsupported"]))
+    """Per implementation: its answer to "silently wrong on valid input?", then one line per
+    severity with distinct causes, new and known (``conformance.report``'s groups)."""
+    groups = divergences.group(records)
+    table = Table(title="cross-entropy conformance (distinct causes: new / known)")
+    table.add_column("implementation")
+    table.add_column("checks", justify="right")
+    table.add_column("conform", justify="right")
+    table.add_column("severity")
+    table.add_column("new", justify="right")
+    table.add_column("known", justify="right")
+    for impl in _impl_order(records, groups):
+        mine = [r for r in records if r.impl == impl]
+        conform = sum(r.verdict == Verdict.CONFORMS for r in mine)
+        found = Counter((g.severity, g.known) for g in groups if g.impl == impl)
+        severities = sorted({sev for sev, _ in found}, key=lambda s: s.rank)
+        first = [escape(impl[:60]), str(len(mine)), str(conform)]
+        if Severity.WRONG_ON_VALID not in severities:
+            table.add_row(*first, "[green]nothing silently wrong on valid input[/]", "", "")
+            first = ["", "", ""]
+        for sev in severities:
+            new, known = found[(sev, False)], found[(sev, True)]
+            style = "bold red" if sev is Severity.WRONG_ON_VALID else \
+                "red" if sev.rank <= Severity.REJECTS_VALID.rank else "yellow"
+            table.add_row(*first, f"[{style}]{sev}[/]", f"[{style}]{new}[/]" if new else "0",
+                          str(known))
+            first = ["", "", ""]
     console.print(table)
-    diverging = [r for r in records if r.verdict in (Verdict.DIVERGES, *FAULTS)]
-    for r in diverging[:20]:
-        console.print(f"[red]{r.verdict}[/] {escape(r.impl[:60])} {r.dtype} {escape(r.case)} "
-                      f"({escape(r.check)}): {escape(r.reason or '')}", highlight=False)
-    if len(diverging) > 20:
-        console.print(f"... and {len(diverging) - 20} more; see the report")
+    fresh = [g for g in groups if not g.known]
+    for g in fresh[:NEW_SHOWN]:
+        console.print(f"[red]new[/] {g.severity}: {escape(g.title)} "
+                      f"({len(g.records)} check{'s' * (len(g.records) != 1)}, "
+                      f"e.g. {escape(g.minimal.case)})", highlight=False)
+    if len(fresh) > NEW_SHOWN:
+        console.print(f"... and {len(fresh) - NEW_SHOWN} more new causes; see the report")
+
+
+def _impl_order(records: list[Record], groups: list[divergences.Group]) -> list[str]:
+    """torch first, then worst first (as the matrix's columns)."""
+    impls = dict.fromkeys(r.impl for r in records)
+    def key(impl: str) -> tuple[bool, int, str]:
+        ranks = [g.severity.rank for g in groups if g.impl == impl]
+        return (impl != divergences.SPEC_IMPL, min(ranks, default=len(Severity)), impl)
+    return sorted(impls, key=key)
+
+
+def start_here(out: Path, records: list[Record]) -> Path:
+    """The most useful file of the report: ``divergences.md`` (most severe first) when
+    anything was found, else the matrix."""
+    if any(severity_of(r) is not None for r in records):
+        return out / "divergences.md"
+    return out / "matrix.html"

@@ -1,10 +1,13 @@
-"""Group diverging records by cause: one entry per distinct behaviour, not one per example.
+"""Group findings by cause: one entry per distinct behaviour, not one per example.
 
-Records share a cause when they come from the same implementation and check, fail in the same
-way (the reason with its numbers blanked out, the outcome, the exception type) and carry the
-same known-divergence reason from the expectations file. Each group keeps its examples sorted
-smallest input first, so its first record is the minimal case a report shows; its anchor is a
-hash of the cause, stable across runs as long as the cause is.
+A finding is a record with a severity (``conformance.severity``). Records share a cause when
+they come from the same implementation and check, have the same severity, fail in the same way
+(the reason with its numbers blanked out, the outcome, the exception type) and carry the same
+known-divergence reason from the expectations file; dtypes and devices do not split a cause.
+Each group keeps its examples sorted smallest input first, so its first record is the minimal
+case a report shows, and its ``headline`` quotes that record's real numbers (the blanked reason
+is only the grouping key). Its anchor is a hash of the cause, stable across runs as long as the
+cause is. Groups come most severe first, then by implementation (torch first).
 """
 
 from __future__ import annotations
@@ -18,15 +21,17 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from conformance.expectations import FINDINGS
-from conformance.report.values import number
+from conformance.report.values import clip, number
 from conformance.results import Record
+from conformance.severity import severity_of
+from conformance.vocabulary import Severity
 
 _NUMBER = re.compile(r"(?<![\w.])[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?(?![\w.])")
 _RUN = re.compile(r"#(?:[\s,]+#)+")
 _TOKEN = re.compile(r"np\.nan|np\.inf|[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 
-GroupKey = tuple[str, str, str, str, str, str]
+GroupKey = tuple[str, str, str, str, str, str, str]
+SPEC_IMPL = "torch"  # the specification: its column and groups come first
 
 
 @dataclass(frozen=True)
@@ -39,6 +44,7 @@ class Group:
     cause: str
     outcome: str
     expected_reason: str | None
+    severity: Severity
     records: tuple[Record, ...]
 
     @property
@@ -52,9 +58,14 @@ class Group:
         return self.expected_reason is not None
 
     @property
+    def headline(self) -> str:
+        """The minimal example's reason, with its real numbers, in one line."""
+        return " ".join((self.minimal.reason or self.cause).split())
+
+    @property
     def title(self) -> str:
-        """``impl · check: cause``."""
-        return f"{self.impl} · {self.check}: {self.cause}"
+        """``impl · check: headline`` (cut at a word, never inside one)."""
+        return f"{self.impl} · {self.check}: {clip(self.headline, 110)}"
 
     @property
     def cases(self) -> list[str]:
@@ -78,12 +89,11 @@ def normalize(reason: str | None) -> str:
     return _RUN.sub("#", _NUMBER.sub("#", text)) or "(no reason given)"
 
 
-def severity(record: Record) -> tuple[int, float]:
-    """How bad a divergence is: a raise, a wrong NaN/inf pattern or an invalid input accepted
-    ranks above any finite error, then the error in ULPs."""
+def badness(record: Record) -> tuple[int, float]:
+    """A key that sorts the worst finding first: its severity, then its error in ULPs."""
+    sev = severity_of(record)
     ulp = record_ulp(record)
-    qualitative = record.outcome != "value" or bool((record.error or {}).get("mismatch"))
-    return (int(qualitative or ulp is None), -1.0 if ulp is None else ulp)
+    return (len(Severity) if sev is None else sev.rank, -1.0 if ulp is None else -ulp)
 
 
 def record_ulp(record: Record) -> float | None:
@@ -111,7 +121,7 @@ def _leaves(value: object) -> int:
 def _key(record: Record) -> GroupKey:
     exception = (record.exception or "").split(":", 1)[0] if record.exception else ""
     return (record.impl, record.check, normalize(record.reason), record.outcome or "",
-            exception, record.expected_reason or "")
+            exception, record.expected_reason or "", str(severity_of(record)))
 
 
 def _size_order(record: Record) -> tuple[int, int, str, str, str]:
@@ -130,15 +140,17 @@ def _slug(text: str) -> str:
 
 
 def group(records: Iterable[Record]) -> list[Group]:
-    """The diverging records grouped by cause: new ones before known ones, then by name."""
+    """The findings grouped by cause: most severe first, then by implementation (torch
+    first), new before known, then by check and cause."""
     found: dict[GroupKey, list[Record]] = defaultdict(list)
     for record in records:
-        if record.verdict in FINDINGS:
+        if severity_of(record) is not None:
             found[_key(record)].append(record)
     groups = [Group(anchor(key), key[0], key[1], key[2], key[3], key[5] or None,
-                    tuple(sorted(members, key=_size_order)))
+                    Severity(key[6]), tuple(sorted(members, key=_size_order)))
               for key, members in found.items()]
-    return sorted(groups, key=lambda g: (g.impl, g.known, g.check, g.cause, g.anchor))
+    return sorted(groups, key=lambda g: (g.severity.rank, g.impl != SPEC_IMPL, g.impl, g.known,
+                                         g.check, g.cause, g.anchor))
 
 
 def anchors(groups: Iterable[Group]) -> dict[tuple[str, str, str, str, str], str]:

@@ -1,34 +1,44 @@
 """The compatibility matrix: features (``conformance.features.FEATURES``, in order) by
 implementation (one column per implementation@device when records span several devices).
 
-A cell aggregates every record that counts towards its feature in its column:
+Columns: torch (the specification) first, then the others worst first: by the most severe
+finding (``conformance.severity``), then by how many distinct causes have it.
 
-- **diverges** if any record diverges (the worst error and a link to the divergence group of
-  the worst record); marked *known* when every diverging record is listed in an expectations
-  file, with the reasons: a known divergence is still a divergence;
+A cell aggregates every record that counts towards its feature in its column, and shows one
+short line (``Cell.label``: a mark, a word, a count) with the rest in ``Cell.detail``:
+
+- a **finding** if any record has a severity: the worst severity, how many checks have it, the
+  worst error and a link to the divergence group of the worst record; marked *known* when every
+  finding is listed in an expectations file, with the reasons (a known finding still counts);
 - else **conforms** if any record conforms (a count of unsupported ones is kept as detail);
 - else **unsupported**, with the most frequent reason;
-- else **not run**: the implementation was skipped (with the reason), or no record covers it.
+- else **not run**: the implementation was skipped (with the reason), the run did not ask for
+  the row's dtype ("not requested"), or no record covers it.
+
+Each column's ``Summary`` answers first how many distinct behaviours are silently wrong on
+valid input, and where, then counts causes per severity, known and new.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from conformance.expectations import FINDINGS
 from conformance.features import FEATURES
-from conformance.report.divergences import record_ulp, severity
+from conformance.report.divergences import SPEC_IMPL, Group, badness, record_ulp
 from conformance.report.values import fmt, jsonable, shorten
 from conformance.results import Record
+from conformance.severity import MARKS, WORDS, severity_of, worst
+from conformance.vocabulary import Severity
 
 Status = Literal["conforms", "diverges", "unsupported", "not-run"]
 STATUSES: tuple[Status, ...] = ("conforms", "diverges", "unsupported", "not-run")
 _OUTCOMES = {"raises": "raises", "nan": "returns NaN/inf", "silent": "returns a finite number",
              "crash": "crashed", "timeout": "timed out", "bad-return": "returns no array",
-             "writes-input": "writes into its input"}
+             "writes-input": "writes into its input", "less-accurate": "less accurate"}
+NOT_REQUESTED = "not requested"
 RecordKey = tuple[str, str, str, str, str]
 
 
@@ -53,10 +63,32 @@ class Cell:
     worst_ulp: float | None = None
     checks: int = 0
     failing: int = 0
+    severity: Severity | None = None
+    count: int = 0  # checks with ``severity`` (findings) or conforming checks
+
+    @property
+    def label(self) -> str:
+        """One short line: ``✗ wrong · 3``, ``~ convention · 2``, ``✓ 12``, ``- unsupported``."""
+        if self.severity is not None:
+            return f"{MARKS[self.severity]} {WORDS[self.severity]} · {self.count}" + \
+                (" · known" if self.known else "")
+        if self.status == "conforms":
+            return f"✓ {self.count}"
+        if self.status == "unsupported":
+            return "- unsupported"
+        return "· not requested" if self.detail == NOT_REQUESTED else "· not run"
+
+    @property
+    def css(self) -> str:
+        """The HTML class: the status, and the severity's slug for a finding."""
+        if self.severity is None:
+            return self.status
+        return f"finding sev-{self.severity.rank}" + (" known" if self.known else "")
 
     def as_dict(self) -> dict[str, Any]:
         """Plain-JSON form."""
-        return {"status": self.status, "detail": self.detail, "known": self.known,
+        return {"status": self.status, "label": self.label, "detail": self.detail,
+                "severity": self.severity, "count": self.count, "known": self.known,
                 "known_reason": self.known_reason, "anchor": self.anchor,
                 "worst_ulp": jsonable(self.worst_ulp), "checks": self.checks,
                 "failing": self.failing}
@@ -73,11 +105,14 @@ class Row:
 
 @dataclass
 class Summary:
-    """How many features of a column have each status."""
+    """A column's answer: silently wrong behaviours and where, causes per severity (new and
+    known), and how many features have each status."""
 
     counts: Counter[str] = field(default_factory=Counter)
     known: int = 0
     skipped: str | None = None
+    causes: dict[Severity, tuple[int, int]] = field(default_factory=dict)  # (new, known)
+    wrong_where: list[str] = field(default_factory=list)  # feature titles
 
     @property
     def total(self) -> int:
@@ -85,16 +120,49 @@ class Summary:
         return sum(self.counts.values())
 
     @property
-    def text(self) -> str:
-        """``15/19 features conform; 2 diverge (1 known); 1 unsupported; 1 not run``."""
+    def worst(self) -> Severity | None:
+        """The most severe finding of the column."""
+        return worst(self.causes)
+
+    @property
+    def headline(self) -> str:
+        """``2 behaviours silently wrong on valid input (1 new, 1 known)``, or why not run."""
         if self.skipped is not None:
             return f"not run: {shorten(self.skipped, 200)}"
+        new, known = self.causes.get(Severity.WRONG_ON_VALID, (0, 0))
+        if not new + known:
+            return "nothing silently wrong on valid input"
+        return f"{_behaviours(new + known)} silently wrong on valid input ({new} new, " \
+               f"{known} known)"
+
+    def severity_lines(self) -> list[str]:
+        """One line per severity found (after the headline's): ``3 causes: rejects valid
+        input (2 new, 1 known)``."""
+        return [f"{_behaviours(new + known)}: {sev} ({new} new, {known} known)"
+                for sev, (new, known) in sorted(self.causes.items(), key=lambda i: i[0].rank)
+                if sev is not Severity.WRONG_ON_VALID]
+
+    @property
+    def features_text(self) -> str:
+        """``15/19 features conform; 2 with findings (1 known); 1 unsupported; 1 not run``."""
         c, parts = self.counts, [f"{self.counts['conforms']}/{self.total} features conform"]
         if c["diverges"]:
-            parts.append(f"{c['diverges']} diverge" + (f" ({self.known} known)" if self.known
-                                                         else ""))
+            parts.append(f"{c['diverges']} with findings" +
+                         (f" ({self.known} known)" if self.known else ""))
         parts += [f"{c[s]} {s.replace('-', ' ')}" for s in ("unsupported", "not-run") if c[s]]
         return "; ".join(parts)
+
+    @property
+    def text(self) -> str:
+        """The whole answer in one line: headline, where, the other severities, features."""
+        if self.skipped is not None:
+            return self.headline
+        where = f" in {', '.join(self.wrong_where)}" if self.wrong_where else ""
+        return "; ".join([self.headline + where, *self.severity_lines(), self.features_text])
+
+
+def _behaviours(n: int) -> str:
+    return f"{n} behaviour" + "s" * (n != 1)
 
 
 @dataclass(frozen=True)
@@ -123,55 +191,96 @@ def features(records: Iterable[Record]) -> list[tuple[str, str]]:
     return list(FEATURES.items()) + [(f, f) for f in extra]
 
 
-def build(records: list[Record], skipped: dict[str, str],
-          anchors: dict[RecordKey, str]) -> Matrix:
-    """The matrix of ``records``; ``anchors`` maps a record key to its divergence group."""
-    cols = columns(records, skipped)
+def _in(col: Column, record: Record) -> bool:
+    return record.impl == col.impl and (col.device is None or record.device == col.device)
+
+
+def causes(col: Column, groups: Iterable[Group]) -> dict[Severity, tuple[int, int]]:
+    """Severity -> (new, known) distinct causes with an example in ``col``."""
+    found: dict[Severity, list[int]] = defaultdict(lambda: [0, 0])
+    for g in groups:
+        if any(_in(col, r) for r in g.records):
+            found[g.severity][g.known] += 1
+    return {sev: (new, known) for sev, (new, known) in found.items()}
+
+
+def order(cols: Iterable[Column], groups: list[Group]) -> list[Column]:
+    """torch first, then worst first: the most severe finding, then its number of causes."""
+    def key(col: Column) -> tuple[bool, int, int, str]:
+        found = causes(col, groups)
+        sev = worst(found)
+        if sev is None:
+            return (col.impl != SPEC_IMPL, len(Severity), 0, col.label)
+        return (col.impl != SPEC_IMPL, sev.rank, -sum(found[sev]), col.label)
+    return sorted(cols, key=key)
+
+
+def build(records: list[Record], skipped: dict[str, str], groups: list[Group],
+          requested: Collection[str] | None = None) -> Matrix:
+    """The matrix of ``records``; ``groups`` are their divergence groups; ``requested`` the
+    dtypes the run asked for (``None``: unknown), so other dtype rows say "not requested"."""
+    cols = order(columns(records, skipped), groups)
+    anchors = {r.key: g.anchor for g in groups for r in g.records}
     index = {(c.impl, c.device): i for i, c in enumerate(cols)}
     found: dict[tuple[str, int], list[Record]] = defaultdict(list)
     for r in sorted(records, key=lambda r: r.key):
         for feature in r.features:
             found[(feature, index[(r.impl, r.device)])].append(r)
     rows = tuple(Row(feature, title, tuple(
-        cell(found.get((feature, i), []), skipped.get(c.impl), anchors)
+        cell(found.get((feature, i), []), _not_run(feature, skipped.get(c.impl), requested),
+             anchors)
         for i, c in enumerate(cols))) for feature, title in features(records))
-    return Matrix(tuple(cols), rows, tuple(_summary(rows, i, c, skipped, records)
+    return Matrix(tuple(cols), rows, tuple(_summary(rows, found, i, c, skipped, records, groups)
                                            for i, c in enumerate(cols)))
 
 
-def cell(records: list[Record], skipped: str | None,
-         anchors: dict[RecordKey, str]) -> Cell:
+def _not_run(feature: str, skipped: str | None, requested: Collection[str] | None) -> str:
+    if skipped:
+        return skipped
+    dtype = feature.removeprefix("dtype-")
+    if requested and dtype != feature and dtype not in requested:
+        return NOT_REQUESTED
+    return "no check covers it"
+
+
+def cell(records: list[Record], not_run: str, anchors: dict[RecordKey, str]) -> Cell:
     """The cell for the records of one feature in one column (module docstring)."""
     ran = [r for r in records if r.verdict != "not-run"]
     if not ran:
-        return Cell("not-run", skipped or "no check covers it")
-    diverging = [r for r in ran if r.verdict in FINDINGS]
-    if diverging:
-        return _diverges(diverging, len(ran), anchors)
+        return Cell("not-run", not_run)
+    findings = [r for r in ran if severity_of(r) is not None]
+    if findings:
+        return _finding(findings, len(ran), anchors)
     unsupported = [r for r in ran if r.verdict == "unsupported"]
     if len(unsupported) < len(ran):
         extra = f"; {len(unsupported)} unsupported" if unsupported else ""
-        return Cell("conforms", f"{_checks(len(ran) - len(unsupported))}{extra}",
-                    checks=len(ran))
+        conforming = len(ran) - len(unsupported)
+        return Cell("conforms", f"{_checks(conforming)}{extra}", checks=len(ran),
+                    count=conforming)
     return Cell("unsupported", _common_reason(unsupported), checks=len(ran))
 
 
-def _diverges(diverging: list[Record], checks: int, anchors: dict[RecordKey, str]) -> Cell:
-    worst = max(diverging, key=severity)
-    ulps = [u for u in map(record_ulp, diverging) if u is not None]
+def _finding(findings: list[Record], checks: int, anchors: dict[RecordKey, str]) -> Cell:
+    worst_record = min(findings, key=badness)
+    sev = severity_of(worst_record)
+    assert sev is not None
+    ulps = [u for u in map(record_ulp, findings) if u is not None]
     top = max(ulps) if ulps else None
-    mismatch = (worst.error or {}).get("mismatch")
-    if mismatch or worst.outcome != "value":
-        detail = str(mismatch or _OUTCOMES.get(worst.outcome or "", "diverges"))
-        detail += f"; max {fmt(top)} ULP" if top else ""
-    else:
-        detail = f"max {fmt(top)} ULP"
-    causes = len({anchors.get(r.key) for r in diverging})
-    detail += f" ({causes} causes)" if causes > 1 else ""
-    known = all(r.expected_reason for r in diverging)
-    reasons = sorted({r.expected_reason for r in diverging if r.expected_reason})
-    return Cell("diverges", detail, known, "; ".join(reasons) if known else None,
-                anchors.get(worst.key), top, checks, len(diverging))
+    mine = [r for r in findings if severity_of(r) is sev]
+    parts = [f"{len(mine)} of {_checks(checks)} {sev}"]
+    what = (worst_record.error or {}).get("mismatch") or worst_record.reason
+    if worst_record.outcome not in (None, "value") and not what:
+        what = _OUTCOMES.get(worst_record.outcome, "")
+    parts += [f"e.g. {' '.join(str(what).split())}"] if what else []
+    parts += [f"max {fmt(top)} ULP"] if top else []
+    n_causes = len({anchors.get(r.key) for r in findings})
+    parts += [f"{n_causes} causes"] if n_causes > 1 else []
+    others = Counter(str(severity_of(r)) for r in findings if severity_of(r) is not sev)
+    parts += [f"also {n} {s}" for s, n in sorted(others.items())]
+    known = all(r.expected_reason for r in findings)
+    reasons = sorted({r.expected_reason for r in findings if r.expected_reason})
+    return Cell("diverges", "; ".join(parts), known, "; ".join(reasons) if known else None,
+                anchors.get(worst_record.key), top, checks, len(findings), sev, len(mine))
 
 
 def _checks(n: int) -> str:
@@ -185,12 +294,21 @@ def _common_reason(records: list[Record]) -> str:
     return ranked[0][0] + (f" (and {others} other reason{'s' * (others > 1)})" if others else "")
 
 
-def _summary(rows: tuple[Row, ...], i: int, col: Column, skipped: dict[str, str],
-             records: list[Record]) -> Summary:
-    summary = Summary()
+WHERE_LIMIT = 8  # feature titles named in a summary's "where"
+
+
+def _summary(rows: tuple[Row, ...], found: dict[tuple[str, int], list[Record]], i: int,
+             col: Column, skipped: dict[str, str], records: list[Record],
+             groups: list[Group]) -> Summary:
+    summary = Summary(causes=causes(col, groups))
     for row in rows:
         summary.counts[row.cells[i].status] += 1
         summary.known += row.cells[i].known
+        if any(severity_of(r) is Severity.WRONG_ON_VALID for r in found.get((row.feature, i),
+                                                                              [])):
+            summary.wrong_where.append(row.title)
+    if len(summary.wrong_where) > WHERE_LIMIT:
+        summary.wrong_where[WHERE_LIMIT:] = ["…"]
     if col.device is None and not any(r.impl == col.impl for r in records):
         summary.skipped = skipped.get(col.impl, "no records")
     return summary

@@ -18,7 +18,8 @@ import jinja2
 from markupsafe import Markup
 
 from conformance.report import accuracy, divergences, matrix, plots
-from conformance.report.values import fmt, number, shorten, summary_text
+from conformance.report.matrix import Cell
+from conformance.report.values import clip, fmt, number, shorten, summary_text
 from conformance.results import Record, read_results, write_atomic
 
 PLOT = "accuracy.svg"
@@ -39,6 +40,11 @@ class Report:
     matrix: matrix.Matrix
     groups: list[divergences.Group]
     accuracy: list[accuracy.Row]
+    notes: dict[str, int]  # the Markdown matrix's footnotes: text -> number
+
+    def note(self, cell: Cell) -> int | None:
+        """The footnote number of ``cell``'s details, if it has any."""
+        return self.notes.get(note_text(cell)) if note_text(cell) else None
 
 
 def build(doc: dict[str, Any]) -> Report:
@@ -46,9 +52,30 @@ def build(doc: dict[str, Any]) -> Report:
     records = sorted((Record.from_dict(r) for r in doc.get("records", [])), key=lambda r: r.key)
     skipped = dict(sorted(doc.get("skipped", {}).items()))
     groups = divergences.group(records)
-    table = matrix.build(records, skipped, divergences.anchors(groups))
-    return Report(provenance_lines(doc.get("provenance", {})), skipped, records, table, groups,
-                  accuracy.table(records, table.columns))
+    prov = doc.get("provenance", {})
+    table = matrix.build(records, skipped, groups, requested_dtypes(prov))
+    texts = [note_text(cell) for row in table.rows for cell in row.cells]
+    notes = {text: n for n, text in enumerate(dict.fromkeys(t for t in texts if t), start=1)}
+    return Report(provenance_lines(prov), skipped, records, table, groups,
+                  accuracy.table(records, table.columns), notes)
+
+
+def requested_dtypes(prov: dict[str, Any]) -> set[str] | None:
+    """The dtypes the run(s) asked for; ``None`` when a run does not say (or asked for all)."""
+    blocks = prov.get("merged", [prov])
+    if not blocks or any(not b.get("dtypes") for b in blocks):
+        return None
+    return {d for b in blocks for d in b["dtypes"]}
+
+
+def note_text(cell: matrix.Cell) -> str:
+    """The details of a cell that its one-line label leaves out ("" for none)."""
+    if cell.status == "conforms":
+        return cell.detail if "unsupported" in cell.detail else ""
+    if cell.status == "diverges":
+        known = f" Known: {cell.known_reason}." if cell.known else ""
+        return f"{cell.detail}.{known}"
+    return "" if cell.detail == matrix.NOT_REQUESTED else cell.detail
 
 
 def provenance_lines(prov: dict[str, Any]) -> list[list[tuple[str, str]]]:
@@ -91,18 +118,12 @@ def fence(text: Any, lang: str = "") -> str:
     return f"{ticks}{lang}\n{body}\n{ticks}"
 
 
-def cell_md(cell: matrix.Cell) -> str:
-    """A matrix cell in Markdown, linking a divergence to its entry in ``divergences.md``."""
-    if cell.status == "conforms":
-        return f"✓ conforms ({md(cell.detail)})"
-    if cell.status == "unsupported":
-        return f"- unsupported: {md(shorten(cell.detail))}"
-    if cell.status == "not-run":
-        return f"· not run: {md(shorten(cell.detail))}"
-    known = f" (known: {md(shorten(cell.known_reason, 60))})" if cell.known else ""
-    link = f" [details](divergences.md#{cell.anchor})" if cell.anchor else ""
-    return (f"✗ **diverges**{known}: {md(shorten(cell.detail, 60))}, "
-            f"{cell.failing}/{cell.checks} checks{link}")
+def cell_md(cell: matrix.Cell, note: int | None) -> str:
+    """A matrix cell in Markdown: its one-line label, a footnote with the details, and a link
+    to its divergence group."""
+    label = f"**{md(cell.label)}**" if cell.severity is not None else md(cell.label)
+    link = f" [→](divergences.md#{cell.anchor})" if cell.anchor else ""
+    return label + (f"[^{note}]" if note else "") + link
 
 
 def float_or_text(value: Any) -> str:
@@ -124,9 +145,9 @@ def _environment() -> jinja2.Environment:
                                             default_for_string=True),
         undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
         keep_trailing_newline=True)
-    env.filters.update(md=md, code=code, fence=fence, fmt=fmt, short=shorten,
+    env.filters.update(md=md, code=code, fence=fence, fmt=fmt, short=shorten, clip=clip,
                        summary=summary_text,
-                       cell_md=cell_md, float_or_text=float_or_text,
+                       cell_md=cell_md, note_text=note_text, float_or_text=float_or_text,
                        expected_text=expected_text)
     return env
 
@@ -153,7 +174,9 @@ def matrix_json(report: Report) -> dict[str, Any]:
     return {
         "source": "results.json",
         "columns": [{"label": c.label, "impl": c.impl, "device": c.device,
-                     "summary": s.text, "counts": {k: s.counts[k] for k in matrix.STATUSES}}
+                     "summary": s.text, "counts": {k: s.counts[k] for k in matrix.STATUSES},
+                     "causes": {str(sev): {"new": new, "known": known}
+                                for sev, (new, known) in s.causes.items()}}
                     for c, s in zip(m.columns, m.summaries, strict=True)],
         "rows": [{"feature": row.feature, "title": row.title,
                   "cells": {c.label: cell.as_dict()
@@ -161,6 +184,7 @@ def matrix_json(report: Report) -> dict[str, Any]:
                  for row in m.rows],
         "accuracy": [row.as_dict() for row in report.accuracy],
         "divergences": [{"anchor": g.anchor, "impl": g.impl, "check": g.check,
+                         "severity": g.severity, "headline": g.headline,
                          "cause": g.cause, "outcome": g.outcome or None,
                          "known": g.known, "expected_reason": g.expected_reason,
                          "examples": len(g.records), "minimal_case": g.minimal.case}

@@ -41,6 +41,17 @@ def shorten(text: str | None, limit: int = 90) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
 
 
+def clip(text: str | None, limit: int = 90) -> str:
+    """One line of at most ``limit`` characters, cut at a word boundary (an ellipsis marks
+    the cut), so that no word is ever shown in part."""
+    flat = " ".join((text or "").split())
+    if len(flat) <= limit:
+        return flat
+    head = flat[: limit - 1]
+    cut = head.rsplit(" ", 1)[0] if " " in head else head
+    return cut.rstrip(" ,;:") + "…"
+
+
 def summary_text(summary: dict[str, Any] | None) -> str:
     """``float32 [3]: [0.1, 0.2, 0.3]`` (with an ellipsis when truncated and NaN/inf counts)."""
     if not summary:

@@ -1,0 +1,96 @@
+"""How bad a finding is, derived from what happened and never written by hand.
+
+``severity_of(record)`` reads only the record's facts (``check``, ``verdict``, ``outcome``,
+``error``, ``exception``, ``convention``) and returns a ``conformance.vocabulary.Severity``, or
+``None`` for a record that is no finding (conforms, unsupported, not run). The rules, first
+match wins:
+
+1. ``convention`` is set (the outcome is a named alternative at an edge) -> CONVENTION;
+2. a crash, a timeout or something that is not an array came back -> CRASH;
+3. the implementation wrote into an array it was given -> WRITES_INPUT;
+4. ``less-accurate`` (within the bound, far less accurate than torch) -> ACCURACY;
+5. an invalid-input check (``invalid``, ``property:invalid-*``) that returned (finite or
+   NaN/inf) instead of raising -> ACCEPTS_INVALID;
+6. a valid call that raised -> REJECTS_VALID;
+7. any other divergence on valid input (a wrong number, a wrong NaN/inf pattern, a wrong shape,
+   a broken metamorphic relation) -> WRONG_ON_VALID.
+
+``results.json`` stores the result in each record (``Record.as_dict``) for other tools; the
+reports call ``severity_of`` again, so this module is the one source.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from conformance.vocabulary import (
+    FAULT_VERDICTS,
+    PROPERTY_PREFIX,
+    Check,
+    Outcome,
+    Severity,
+    Verdict,
+)
+
+if TYPE_CHECKING:
+    from conformance.results import Record
+
+__all__ = ["MARKS", "WORDS", "is_invalid_check", "severity_of", "worst"]
+
+_FAULT_OUTCOMES = (Outcome.CRASH, Outcome.TIMEOUT, Outcome.BAD_RETURN)
+_NO_FINDING = (Verdict.CONFORMS, Verdict.UNSUPPORTED, Verdict.NOT_RUN)
+
+#: A one-character mark per severity, for matrix cells and terminals.
+MARKS: dict[Severity, str] = {
+    Severity.WRONG_ON_VALID: "✗",
+    Severity.WRITES_INPUT: "✗",
+    Severity.ACCEPTS_INVALID: "!",
+    Severity.CRASH: "✗",
+    Severity.REJECTS_VALID: "!",
+    Severity.ACCURACY: "≈",
+    Severity.CONVENTION: "~",
+}
+#: A short word per severity, for matrix cells.
+WORDS: dict[Severity, str] = {
+    Severity.WRONG_ON_VALID: "wrong",
+    Severity.WRITES_INPUT: "writes input",
+    Severity.ACCEPTS_INVALID: "accepts invalid",
+    Severity.CRASH: "crash",
+    Severity.REJECTS_VALID: "rejects valid",
+    Severity.ACCURACY: "less accurate",
+    Severity.CONVENTION: "convention",
+}
+
+
+def is_invalid_check(check: str) -> bool:
+    """Whether ``check`` calls with invalid input (``invalid`` or ``property:invalid-*``)."""
+    return check == Check.INVALID or check.startswith(f"{PROPERTY_PREFIX}invalid-")
+
+
+def severity_of(record: Record) -> Severity | None:
+    """The severity of ``record`` (module docstring), ``None`` when it is no finding."""
+    if record.verdict in (Verdict.UNSUPPORTED, Verdict.NOT_RUN):
+        return None
+    if record.convention is not None:
+        return Severity.CONVENTION
+    outcome = record.outcome
+    if record.verdict in FAULT_VERDICTS or outcome in _FAULT_OUTCOMES:
+        return Severity.CRASH
+    if outcome == Outcome.WRITES_INPUT:
+        return Severity.WRITES_INPUT
+    if outcome == Outcome.LESS_ACCURATE:
+        return Severity.ACCURACY
+    if record.verdict in _NO_FINDING:
+        return None
+    if is_invalid_check(record.check):
+        return Severity.ACCEPTS_INVALID
+    if outcome == Outcome.RAISES:
+        return Severity.REJECTS_VALID
+    return Severity.WRONG_ON_VALID
+
+
+def worst(severities: Iterable[Severity | None]) -> Severity | None:
+    """The most severe of ``severities`` (``None`` when none is a finding)."""
+    found = [s for s in severities if s is not None]
+    return min(found, key=lambda s: s.rank) if found else None
