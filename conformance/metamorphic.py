@@ -36,7 +36,7 @@ from conformance.isolation import Fault
 from conformance.results import Record
 from conformance.runner import Runner, describe, has_gradient, unsupported_reason
 from conformance.strategies import cases, make_case
-from conformance.vocabulary import Verdict
+from conformance.vocabulary import Outcome, Verdict
 from implementations import reference as ref
 from implementations.base import DEFAULT_IGNORE_INDEX, Array, Implementation, class_axis_of
 from implementations.base import Unsupported as BaseUnsupported
@@ -52,6 +52,8 @@ class Finding:
     reason: str
     record: Record | None = None
     fault: Fault | Verdict | None = None  # the worker crashed or hung instead
+    outcome: Outcome | None = None  # what the implementation did, when no record says it
+    exception: str | None = None
 
     @property
     def verdict(self) -> Verdict:
@@ -202,7 +204,8 @@ def _relation_check(impl: Implementation, runner: Runner, dtype: str,
         except (Fault, Unsupported):
             raise
         except Exception as exc:
-            return Finding(rel.a, f"raised on a valid call: {describe(exc)}"[:300])
+            return Finding(rel.a, f"raised on a valid call: {describe(exc)}"[:300],
+                           outcome=Outcome.RAISES, exception=describe(exc))
         cmp = tolerance.compare(lhs, rhs, allowed, dtype)
         if cmp.ok:
             return None
@@ -228,7 +231,8 @@ def _gradient_check(impl: Implementation, runner: Runner, dtype: str,
         except (Fault, Unsupported):
             raise
         except Exception as exc:
-            return Finding(case, f"gradient raised: {describe(exc)}"[:300])
+            return Finding(case, f"gradient raised: {describe(exc)}"[:300],
+                           outcome=Outcome.RAISES, exception=describe(exc))
         cmp = tolerance.compare(grad, formula, exp.grad_allowed,
                                 dtype)
         return None if cmp.ok else Finding(

@@ -207,6 +207,9 @@ def _record(impl: Implementation, name: str, state: _Search, dtype: str, device:
         record.carry_measurements(inner)
     elif found.verdict is not Verdict.DIVERGES:
         record.outcome = Outcome.CRASH if found.verdict is Verdict.CRASHED else Outcome.TIMEOUT
+    else:
+        record.outcome = found.outcome or Outcome.VALUE
+        record.exception = found.exception
     return record
 
 

@@ -146,6 +146,12 @@ def test_properties_carry_the_severity_of_their_example() -> None:
                                      max_examples=40)
     assert differential.verdict == Verdict.DIVERGES, differential
     assert severity_of(differential) is Severity.REJECTS_VALID
+    # a metamorphic relation whose call raises: rejects valid input, not "silently wrong"
+    (split,) = run_properties(RejectsSum(), only=["batch-split"],  # type: ignore[arg-type]
+                              max_examples=10)
+    assert split.verdict == Verdict.DIVERGES, split
+    assert split.outcome == "raises", split
+    assert severity_of(split) is Severity.REJECTS_VALID
 
 
 @pytest.fixture(autouse=False)
