@@ -225,7 +225,6 @@ def _selected(case_id: str, include: Sequence[str] | None,
 def _cases(doc: _Doc, wanted: Callable[[str], bool]) -> list[Case]:
     cases: list[Case] = []
     first: dict[str, int] = {}
-    _check_glossary(doc)
     for index, raw in enumerate(doc.data["cases"]):
         where: Path_ = ("cases", index, "id")
         for fields in _expand(doc, index, raw):
@@ -236,6 +235,7 @@ def _cases(doc: _Doc, wanted: Callable[[str], bool]) -> list[Case]:
             _check_case(doc, index, fields)
             if wanted(fields["id"]):
                 cases.append(_case(doc, index, fields))
+    _check_glossary(doc)
     return cases
 
 
