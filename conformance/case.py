@@ -17,11 +17,38 @@ class Expect:
     ``value``: the loss as a source quotes it; ``decimals``: the precision it is quoted at (the
     value must round to it), or ``None`` to compare with the tolerance model.
     ``error``: the kind of invalid input; every conforming implementation must raise.
+    ``gradient_error``: torch's forward accepts the call but its backward raises (this kind of
+    problem); a conforming ``value_and_grad`` raises too.
     """
 
     value: Array | None = None
     decimals: int | None = None
     error: str | None = None
+    gradient_error: str | None = None
+
+
+#: What an implementation did, as a convention names it: raised, returned a value (any),
+#: returned NaN/inf, or returned a finite number (the last two for invalid input only).
+CONVENTION_OUTCOMES = ("raises", "value", "nan", "silent")
+
+
+@dataclass(frozen=True)
+class Convention:
+    """A named alternative to torch's outcome at an edge of one case (``conventions`` in the
+    spec): an implementation whose ``checks`` outcome is this one *follows* the convention.
+
+    Exactly one of ``value`` (the loss it returns: exact, NaN and the sign of zero included,
+    or rounded to ``decimals`` as a source would quote it) and ``outcome`` (one of
+    ``CONVENTION_OUTCOMES``) is set. ``note`` is the convention's one documentation, from the
+    spec's top-level ``conventions`` glossary.
+    """
+
+    name: str
+    checks: tuple[str, ...]
+    note: str = ""
+    value: Array | None = None
+    decimals: int | None = None
+    outcome: str | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -39,6 +66,7 @@ class Case:
     tags: tuple[str, ...] = ()
     note: str = ""
     expect: Expect = field(default_factory=Expect)
+    conventions: tuple[Convention, ...] = ()
     location: str = ""  # "spec/cross_entropy.yaml:12", for messages
 
     @property

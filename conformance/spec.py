@@ -8,6 +8,11 @@ every problem reads ``path:line: what is wrong`` on one line.
 Shape mismatches *between* arrays (input against target or weight) are not checked: they are
 legitimate invalid-input cases. Only arrays that cannot be formed at all (ragged rows, a generator
 whose axis is out of range) are rejected.
+
+Conventions (named alternatives to torch's outcome at an edge) are declared once in the top-level
+``conventions`` glossary, with their documentation; a case's ``conventions`` refer to them by name.
+The loader insists that every name a case uses is declared, every declared name is used, and a
+convention's outcome is not torch's own on the checks it concerns.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ import numpy as np
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 
-from conformance.case import Case, Expect
+from conformance.case import Case, Convention, Expect
 from conformance.data import packaged_path
 from conformance.yamlfile import LocatedError, NodePath, YamlDoc, read_yaml
 from implementations.base import DEFAULT_IGNORE_INDEX, REDUCTIONS, Array, class_axis_of
@@ -139,6 +144,7 @@ def _cases(doc: YamlDoc, wanted: Callable[[str], bool]) -> list[Case]:
             _check_case(doc, index, fields)
             if wanted(fields["id"]):
                 cases.append(_case(doc, index, fields))
+    _check_glossary(doc)
     return cases
 
 
@@ -180,6 +186,7 @@ def _check_case(doc: YamlDoc, index: int, fields: dict[str, Any]) -> None:
         if isinstance(fields[key], dict) and math.prod(shape) > MAX_GENERATED:
             raise doc.error((*base, key), f"generates {math.prod(shape):,} elements; the limit "
                                           f"is {MAX_GENERATED:,}")
+    _check_conventions(doc, index, fields)
     if "error" in (fields.get("expect") or {}):
         return
     reduction = fields.get("reduction", "mean")
@@ -228,6 +235,8 @@ def _case(doc: YamlDoc, index: int, fields: dict[str, Any]) -> Case:
         tags=tuple(fields["tags"]),
         note=fields.get("note", ""),
         expect=_expect(doc, (*base, "expect"), fields.get("expect")),
+        conventions=tuple(_convention(doc, (*base, "conventions", i), fields, raw)
+                          for i, raw in enumerate(fields.get("conventions", ()))),
         location=f"{doc.display}:{doc.line(base)}",
     )
 
@@ -240,6 +249,72 @@ def _expect(doc: YamlDoc, path: NodePath, raw: dict[str, Any] | None) -> Expect:
         value=None if value is None else _array(doc, (*path, "value"), value, np.float64),
         decimals=raw.get("decimals"),
         error=raw.get("error"),
+        gradient_error=raw.get("gradient_error"),
+    )
+
+
+# --- conventions ------------------------------------------------------------------------------
+
+
+def _check_glossary(doc: YamlDoc) -> None:
+    """Every declared convention is used by some case (an unused one is stale documentation);
+    every name a case uses is declared (checked per case)."""
+    glossary: dict[str, str] = doc.data.get("conventions") or {}
+    used = {entry["name"] for raw in doc.data["cases"] for entry in raw.get("conventions", ())}
+    for name in glossary:
+        if name not in used:
+            raise doc.error(("conventions", name), "no case names this convention; drop it or "
+                                                   "name it in a case's conventions")
+
+
+def _checks_of(fields: dict[str, Any], raw: dict[str, Any]) -> tuple[str, ...]:
+    """The checks a convention concerns: as given, else the case's main check."""
+    invalid = "error" in (fields.get("expect") or {})
+    return tuple(raw.get("checks") or ("invalid" if invalid else "value",))
+
+
+def _torch_raises(fields: dict[str, Any], check: str) -> bool:
+    """Whether torch (the spec) raises on ``check`` of the case."""
+    expect = fields.get("expect") or {}
+    return check == "invalid" or (check == "gradient" and "gradient_error" in expect)
+
+
+def _check_conventions(doc: YamlDoc, index: int, fields: dict[str, Any]) -> None:
+    glossary: dict[str, str] = doc.data.get("conventions") or {}
+    invalid = "error" in (fields.get("expect") or {})
+    seen: set[str] = set()
+    for i, raw in enumerate(fields.get("conventions", ())):
+        path: NodePath = ("cases", index, "conventions", i)
+        name = raw["name"]
+        if name not in glossary:
+            raise doc.error((*path, "name"), f"convention {name!r} is not declared in the "
+                                             "top-level 'conventions' (name it there once, "
+                                             "with what it means)")
+        if name in seen:
+            raise doc.error((*path, "name"), f"convention {name!r} is named twice in this case")
+        seen.add(name)
+        for check in _checks_of(fields, raw):
+            if (check == "invalid") != invalid:
+                raise doc.error((*path, "checks"), f"check {check!r} does not apply to a "
+                                                   f"{'n in' if invalid else ' '}valid case")
+            outcome = raw.get("outcome")
+            torch_outcome = "raises" if _torch_raises(fields, check) else "value"
+            if outcome == torch_outcome or (not invalid and outcome in ("nan", "silent")):
+                raise doc.error((*path, "outcome"), f"outcome {outcome!r} on the {check} check "
+                                                    f"is not an alternative to torch's "
+                                                    f"({torch_outcome})")
+
+
+def _convention(doc: YamlDoc, path: NodePath, fields: dict[str, Any],
+                raw: dict[str, Any]) -> Convention:
+    value = raw.get("value")
+    return Convention(
+        name=raw["name"],
+        checks=_checks_of(fields, raw),
+        note=" ".join(str(doc.data["conventions"][raw["name"]]).split()),
+        value=None if value is None else _array(doc, (*path, "value"), value, np.float64),
+        decimals=raw.get("decimals"),
+        outcome=raw.get("outcome"),
     )
 
 

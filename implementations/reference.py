@@ -24,7 +24,10 @@ Semantics (each checked against torch itself, see ``tests/test_reference.py``):
   denominator); empty input gives NaN. ``ignore_index >= 0`` raises; IEEE arithmetic is kept,
   so ``t = 0`` against ``log p = -inf`` gives NaN, as in torch.
 
-The gradient is analytic: d(-log p[i, k]) / dx[i, j] = p[i, j] - [j == k].
+The gradient is analytic: d(-log p[i, k]) / dx[i, j] = p[i, j] - [j == k]. Where torch's
+backward refuses a call its forward accepts (a ``(C,)`` input with a ``(1,)`` target,
+``torch_rules.check_backward``), ``value_and_grad`` raises ``RuntimeError`` as torch does;
+``evaluate`` still returns the analytic gradient (the tolerance model and the properties use it).
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ import numpy as np
 
 from implementations._adapter import Adapter, Arguments, Result
 from implementations.base import DEFAULT_IGNORE_INDEX, Array, Call, Reduction
-from implementations.torch_rules import Plan, plan_call
+from implementations.torch_rules import Plan, check_backward, plan_call
 
 
 @dataclass(frozen=True)
@@ -204,9 +207,11 @@ class ReferenceImplementation(Adapter):
 
     def evaluate(self, args: Arguments, call: Call) -> Result:
         """Cross-entropy as torch defines it, in float64 (``dtype`` is accepted and ignored);
-        the gradient is analytic."""
+        the gradient is analytic, and refused (``RuntimeError``) where torch's backward refuses."""
         rows = _as_rows(args.input, args.target, args.weight, args.ignore_index, args.reduction,
                         args.label_smoothing)
+        if call.gradient:
+            check_backward(args.input, args.target)
         logp, terms = _terms(rows)
         return _reduce(rows, terms), _grad(rows, logp, terms) if call.gradient else None
 
@@ -226,6 +231,7 @@ def cross_entropy(input: Array, target: Array, weight: Array | None = None,
 def value_and_grad(input: Array, target: Array, weight: Array | None = None,
                    ignore_index: int = DEFAULT_IGNORE_INDEX, reduction: Reduction = "mean",
                    label_smoothing: float = 0.0) -> tuple[Array, Array]:
-    """Functional form of the reference's loss and analytic gradient."""
+    """Functional form of the reference's loss and analytic gradient; ``RuntimeError`` where
+    torch's backward refuses the call (``torch_rules.check_backward``)."""
     return ReferenceImplementation().value_and_grad(
         input, target, weight, ignore_index, reduction, label_smoothing)

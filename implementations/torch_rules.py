@@ -12,7 +12,9 @@ The messages are torch's where torch has one. The exception types are the refere
 indices out of range (torch raises ``RuntimeError`` for several of these, with the same meaning).
 
 torch's quirk, kept: a ``(C,)`` input takes a ``(1,)`` target as if it were 0-d, but not with
-label smoothing (there torch's broadcast fails).
+label smoothing (there torch's broadcast fails), and only in the forward pass: torch's backward
+raises ``RuntimeError`` "size mismatch" for it (``check_backward``; the reference's
+``value_and_grad`` raises likewise, since torch is the spec, inconsistencies included).
 """
 
 from __future__ import annotations
@@ -73,6 +75,15 @@ def plan_call(input: Array, target: Array, weight: Array | None, ignore_index: i
     else:
         t = _checked_indices(call, x, t)
     return Plan.of(call), t
+
+
+def check_backward(input: Array, target: Array) -> None:
+    """Raise ``RuntimeError`` where torch's forward accepts a call but its backward refuses it:
+    a ``(C,)`` input with a ``(1,)`` class-index target (torch 2.13, under every reduction)."""
+    x, t = np.asarray(input), np.asarray(target)
+    if x.ndim == 1 and t.shape == (1,):
+        raise RuntimeError(f"size mismatch (got input: [{x.shape[0]}], target: [1]): torch's "
+                           "backward refuses the (1,) target its forward accepts")
 
 
 def _check_arguments(call: Call, x: Array, weight: Array | None) -> None:
