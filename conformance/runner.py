@@ -23,6 +23,7 @@ import numpy as np
 from conformance import repro, tolerance
 from conformance.case import Case
 from conformance.checks import discover
+from conformance.conventions import convention_of
 from conformance.features import features_of
 from conformance.isolation import BadReturn, Fault, Invocation, invoke, loaded_as, mutated_by
 from conformance.results import Record, summarize
@@ -254,6 +255,8 @@ class Context:
             snippet = snippet_for(self.impl, case, self.dtype, self.device, check)
         origin = self.runner.origin
         features = features_of(case, self.dtype, check)
+        convention = convention_of(case, check, actual, raised=outcome == Outcome.RAISES) \
+            if verdict is Verdict.DIVERGES else None
         if outcome in (Outcome.CRASH, Outcome.TIMEOUT, Outcome.BAD_RETURN):
             features.append("robustness")
         return Record(case=case.id, impl=self.impl.name, dtype=self.dtype, device=self.device,
@@ -262,7 +265,7 @@ class Context:
                       outcome=outcome, exception=exception, seed=self.runner.seed,
                       origin=origin,
                       case_spec=case.to_spec() if origin is not Origin.SPEC else None,
-                      repro=snippet, location=case.location or None)
+                      repro=snippet, location=case.location or None, convention=convention)
 
 
 def snippet_for(impl: Implementation, case: Case, dtype: str, device: str, check: str) -> str:

@@ -111,7 +111,8 @@ class JaxPortImplementation(Adapter):
         """torch's cross-entropy with floating arguments cast to ``dtype`` on ``device``; the
         gradient through ``jax.value_and_grad``."""
         x, t, w = args.cast()
-        plan, t = plan_call(x, t, w, args.ignore_index, args.reduction, args.label_smoothing)
+        plan, t = plan_call(x, t, w, args.ignore_index, args.reduction, args.label_smoothing,
+                            gradient=call.gradient)
         arrays = frameworks.jax().device_put((x, t, w), _device(args.device))
         if not call.gradient:
             return np.asarray(self._jit_loss(*arrays, plan=plan)), None

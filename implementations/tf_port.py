@@ -96,7 +96,8 @@ class TfPortImplementation(Adapter):
         gradient through ``tf.GradientTape``."""
         tf = self._tf
         x, t, w = args.cast()
-        plan, t = plan_call(x, t, w, args.ignore_index, args.reduction, args.label_smoothing)
+        plan, t = plan_call(x, t, w, args.ignore_index, args.reduction, args.label_smoothing,
+                            gradient=call.gradient)
         with tf.device(device_name(args.device)):
             target, weight = tf.constant(t), None if w is None else tf.constant(w)
             return value_and_grad(lambda z: self._loss(z, target, weight, plan),

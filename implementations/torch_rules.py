@@ -61,8 +61,10 @@ class Plan(NamedTuple):
 
 
 def plan_call(input: Array, target: Array, weight: Array | None, ignore_index: int,
-              reduction: Reduction, label_smoothing: float) -> tuple[Plan, Array]:
-    """Validate a call as torch does; return its plan and the target to compute with.
+              reduction: Reduction, label_smoothing: float, *,
+              gradient: bool = False) -> tuple[Plan, Array]:
+    """Validate a call as torch does (with ``gradient``, as its backward does too); return its
+    plan and the target to compute with.
 
     Class indices come back as ``int64`` in the expected shape (a ``(1,)`` target of a ``(C,)``
     input as 0-d); probabilities come back unchanged.
@@ -74,6 +76,8 @@ def plan_call(input: Array, target: Array, weight: Array | None, ignore_index: i
         _check_probabilities(call, t)
     else:
         t = _checked_indices(call, x, t)
+    if gradient:  # after the forward's checks: torch's forward runs (and raises) first
+        check_backward(x, np.asarray(target))
     return Plan.of(call), t
 
 

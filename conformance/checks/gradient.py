@@ -32,6 +32,16 @@ class GradientCheck:
         if reason:
             return context.record(case, self.name, Verdict.UNSUPPORTED, reason=reason)
         exp = context.expected(case)
+        if case.expect.gradient_error is not None:
+            refused = context.attempt(case, self.name, "value_and_grad", lambda exc: context.record(
+                case, self.name, Verdict.CONFORMS, outcome=Outcome.RAISES,
+                exception=describe(exc), reason="raises as torch's backward does"))
+            if not isinstance(refused, Invocation):
+                return refused
+            return context.record(case, self.name, Verdict.DIVERGES, outcome=Outcome.VALUE,
+                                  actual=refused.result[1],
+                                  reason=f"returned a gradient where torch's backward raises "
+                                         f"({case.expect.gradient_error})")
         called = context.attempt(case, self.name, "value_and_grad", lambda exc: context.record(
             case, self.name, Verdict.DIVERGES, outcome=Outcome.RAISES, exception=describe(exc),
             reason="gradient raised on a valid call"))
