@@ -25,7 +25,7 @@ from typing import NamedTuple
 import numpy as np
 
 from implementations._dtypes import is_floating
-from implementations.base import REDUCTIONS, Array, Call, Reduction, TargetKind
+from implementations.base import REDUCTIONS, Array, Call, Reduction, TargetKind, target_kind
 
 _INDEX_DTYPES = (np.dtype(np.int64), np.dtype(np.uint8))
 
@@ -85,7 +85,7 @@ def check_backward(input: Array, target: Array) -> None:
     """Raise ``RuntimeError`` where torch's forward accepts a call but its backward refuses it:
     a ``(C,)`` input with a ``(1,)`` class-index target (torch 2.13, under every reduction)."""
     x, t = np.asarray(input), np.asarray(target)
-    if x.ndim == 1 and t.shape == (1,):
+    if x.ndim == 1 and t.shape == (1,) and target_kind(x, t) == "indices":
         raise RuntimeError(f"size mismatch (got input: [{x.shape[0]}], target: [1]): torch's "
                            "backward refuses the (1,) target its forward accepts")
 

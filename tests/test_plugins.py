@@ -85,7 +85,8 @@ def test_broken_gate_fails_with_a_clear_report(monkeypatch, capsys):
     out = capsys.readouterr().out
     assert status == 1
     assert "NEW DIVERGENCE weight-zero-mean [value, float64, cpu]: off by" in out
-    assert "implementations.load('broken')" in out  # a reproduction snippet
+    # a reproduction snippet, loading the plugin the way the gate did
+    assert "implementations.load('ce_conformance_broken:BrokenImplementation')" in out
     assert out.rstrip().splitlines()[-1].startswith("FAIL: ")
 
 

@@ -49,7 +49,6 @@ SNIPPETS: list[tuple[str, str, str]] = [
     ("keras", "empty-classes-all-ignored-mean", "gradient"),
     ("keras", "invalid-2d-target-2d-input", "invalid"),
     ("jax.optax", "seed-empty-prob-mean", "value"),
-    ("jax.optax", "unbatched-target-shape1-sum", "gradient"),
     ("jax.optax", "invalid-target-out-of-range", "invalid"),
     (WRONG_SUM, "seed-3x4-sum", "value"),
 ]
