@@ -68,11 +68,12 @@ class Comparison:
     """Measured error of ``actual`` against ``expected`` and whether it is within ``allowed``."""
 
     ok: bool
-    max_abs: float
-    max_rel: float
-    max_ulp: float
+    max_abs: float  # these four are figures of ONE element: the one that uses the largest
+    max_rel: float  # fraction of its bound (so "off by X; allowed Y" compares like with like)
+    max_ulp: float  # ULPs of the dtype at the problem's scale there (``scale_ulp``)
     allowed_abs: float
     mismatch: str | None = None  # what is wrong beyond size (NaN pattern, inf, shape)
+    used: float = 0.0  # that element's error as a fraction of its bound (1.0: all of it)
 
     def as_dict(self) -> dict[str, Any]:
         """Plain-JSON form (non-finite numbers as strings)."""
@@ -101,12 +102,25 @@ def compare(actual: Array, expected: Array, allowed: Array, dtype: str) -> Compa
         err = np.abs(a - e)[finite]
     if err.size == 0:
         return Comparison(mismatch is None, 0.0, 0.0, 0.0, _max(allowed), mismatch)
+    bound, wanted = allowed[finite], e[finite]
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        rel = np.where(err == 0, 0.0, err / np.abs(e[finite]))
-        ulps = err / ulp(e[finite], dtype)
-    within = bool(np.all(err <= allowed[finite]))
-    return Comparison(within and mismatch is None, float(err.max()), float(rel.max()),
-                      float(ulps.max()), _max(allowed), mismatch)
+        used = np.where(err == 0, 0.0, err / bound)
+    i = int(np.argmax(used))  # the element closest to (or furthest past) its bound
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        rel = float(err[i] / abs(wanted[i])) if err[i] else 0.0
+        ulps = float(err[i] / scale_ulp(wanted[i], bound[i], dtype))
+    within = bool(np.all(err <= bound))
+    return Comparison(within and mismatch is None, float(err[i]), rel, ulps, float(bound[i]),
+                      mismatch, float(used[i]))
+
+
+def scale_ulp(expected: float, allowed: float, dtype: str) -> float:
+    """One ULP of ``dtype`` at the problem's scale for an element: at the larger of the expected
+    value and the magnitude the tolerance model's bound was built from (``allowed / (K u)``).
+    A loss of 5e-9 next to logits of 31 is measured in ULPs of 31, not of 5e-9: returning it as
+    0 is a fraction of an ULP, as it is for torch, and not 1e7 ULPs of a near-zero number."""
+    scale = max(abs(expected), allowed / (K * unit_roundoff(dtype)))
+    return float(ulp(np.asarray(scale), dtype))
 
 
 def _max(a: Array) -> float:

@@ -8,6 +8,7 @@ import pytest
 from conformance import tolerance
 from conformance.runner import expected
 from conformance.strategies import make_case
+from implementations import reference as ref
 
 
 @pytest.mark.parametrize(("dtype", "u"), [("float64", 2.0**-53), ("float32", 2.0**-24),
@@ -72,7 +73,35 @@ def test_bound_grows_with_logit_magnitude() -> None:
 
 
 def test_comparison_reports_ulps() -> None:
-    result = tolerance.compare(np.asarray(1.0 + 2.0**-51), np.asarray(1.0), 1.0, "float64")
+    tight = 2 * tolerance.unit_roundoff("float64")  # the model's bound at scale 1: K u
+    result = tolerance.compare(np.asarray(1.0 + 2.0**-52), np.asarray(1.0), tight, "float64")
     assert result.ok
-    assert result.max_ulp == pytest.approx(2.0)
-    assert result.as_dict()["max_ulp"] == pytest.approx(2.0)
+    assert result.max_ulp == pytest.approx(1.0)
+    assert result.as_dict()["max_ulp"] == pytest.approx(1.0)
+    assert result.used == pytest.approx(1.0)
+
+
+def test_the_figures_come_from_one_element() -> None:
+    """The largest absolute error is on element 0, the largest relative one on element 1, but
+    element 1 uses more of its bound: every figure is element 1's."""
+    expected = np.array([1000.0, 1e-3])
+    actual = expected + np.array([1e-3, 1e-6])
+    allowed = np.array([1e-2, 2e-6])
+    result = tolerance.compare(actual, expected, allowed, "float64")
+    assert result.ok
+    assert result.used == pytest.approx(0.5)
+    assert result.max_abs == pytest.approx(1e-6)
+    assert result.allowed_abs == pytest.approx(2e-6)
+    assert result.max_rel == pytest.approx(1e-3)
+    assert result.max_abs <= result.allowed_abs
+
+
+def test_a_near_zero_loss_is_measured_at_the_problems_scale() -> None:
+    """A loss of 5.07e-9 beside logits of 31 that float32 returns as 0 (torch does too) is a
+    fraction of an ULP at the problem's scale, not 1e7 ULPs of 5e-9."""
+    logits = np.array([[12.3, -5.2, 31.4]])
+    value, grad, parts = ref.evaluate(logits, np.array([2]))
+    allowed, _ = tolerance.bounds(parts, value, grad, "mean", "float32", logits.shape)
+    result = tolerance.compare(np.asarray(0.0), value, allowed, "float32")
+    assert result.ok
+    assert result.max_ulp < 1.0

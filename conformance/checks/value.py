@@ -62,10 +62,12 @@ def _check_quote(case: Case, value: Array, dtype: str,
     with np.errstate(invalid="ignore"):
         near = (a == q) | (np.abs(a - q) <= half * (1 + 1e-9)) | np.isnan(q)
         close = same_nan and bool(np.all(near))
+    if close and case.expect.decimals is None:  # exact: the sign of zero too
+        close = bool(np.array_equal(np.signbit(a[~np.isnan(a)]), np.signbit(q[~np.isnan(q)])))
     if close:
         return cmp, None
     failed = tolerance.Comparison(False, cmp.max_abs, cmp.max_rel, cmp.max_ulp,
-                                  cmp.allowed_abs, "does not round to the quoted value")
+                                  cmp.allowed_abs, "does not round to the quoted value", cmp.used)
     quoted = np.array2string(q, precision=max(case.expect.decimals or 4, 1))
     return failed, f"does not round to the value the source quotes ({quoted})"
 
