@@ -281,7 +281,7 @@ def _args(case: Case) -> dict[str, Any]:
 def too_far(cmp: tolerance.Comparison) -> str:
     """The reason of a comparison outside its bound."""
     return (f"off by {cmp.max_abs:.3g} ({cmp.max_ulp:.3g} ULP at the problem's scale, relative "
-            f"{cmp.max_rel:.3g}); allowed {cmp.allowed_abs:.3g} there ({cmp.used:.3g}x the "
+            f"{cmp.max_rel:.3g}); allowed {cmp.allowed_abs:.3g} there ({cmp.used:.3g} times the "
             "bound)")
 
 
