@@ -145,3 +145,19 @@ def test_the_broken_example_plugin_fails_for_its_two_bugs(tmp_path):
     assert any("weight" in line and "-mean-value-" in line for line in failed), failed
     assert any("invalid-target-out-of-range-invalid" in line for line in failed), failed
     assert "silently returned a finite number instead of raising" in out
+
+
+def test_gate_takes_its_implementation_from_pyproject_and_the_environment(tmp_path, capsys,
+                                                                          monkeypatch):
+    from conformance.cli import main
+
+    _pyproject(tmp_path, 'impl = "reference"\n')
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("CE_CONFORMANCE_IMPL", raising=False)
+    args = ["gate", "--no-properties", "--spec", str(MINI_SPEC)]
+    assert main(args) == 0
+    assert capsys.readouterr().out.startswith("gate reference ")
+    monkeypatch.setenv("CE_CONFORMANCE_IMPL", WRONG)
+    monkeypatch.syspath_prepend(str(ROOT))
+    assert main(args) == 1, "the environment wins over pyproject.toml"
+    assert main([*args, "--impl", "reference"]) == 0, "the command line wins over both"

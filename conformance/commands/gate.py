@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from conformance import config as ce_config
 from conformance import spec
 from conformance.commands.options import add_run_options, plan_from, session_names
 from conformance.expectations import Annotated, ExpectationsError, expectations_for
@@ -41,9 +42,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``gate``."""
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.epilog = "exit status:\n" + "\n".join(f"  {k} {v}" for k, v in EXIT_STATUS.items())
-    parser.add_argument("--impl", required=True, metavar="NAME",
+    parser.add_argument("--impl", metavar="NAME",
                         help="the implementation to gate: a registered name or "
-                             "package.module:attribute")
+                             "package.module:attribute (default: $CE_CONFORMANCE_IMPL, else "
+                             "impl in [tool.ce-conformance] of pyproject.toml)")
     parser.add_argument("--expectations", type=Path, metavar="FILE",
                         help="known divergences (default for a built-in: "
                              "expectations/<name>.yaml; none otherwise)")
@@ -60,13 +62,14 @@ def main(args: argparse.Namespace) -> int:
     """Run, judge against the expectations, report; return the exit status."""
     from conformance.cli import CliError
 
+    _apply_settings(args)
     (name,) = session_names([args.impl])
     for path in (args.junit, args.out):
         if path is not None:
             check_writable(path.parent if path is args.junit else path)
     spec_path = args.spec or spec.default_spec_path()
     plan = plan_from(args, spec.load_spec(spec_path, exclude=args.exclude), default_dtypes=())
-    (result,) = run([name], plan, jobs=1)
+    (result,) = run([name], plan, jobs=1, progress=_progress(name))
     if result.skipped:
         raise CliError(f"{args.impl} cannot run here: {result.skipped}")
     described = result.described
@@ -94,6 +97,41 @@ def main(args: argparse.Namespace) -> int:
                           seed=args.seed, dtypes=dtypes, devices=list(plan.devices))
         write_results(args.out / "results.json", document(annotated.records, prov))
     return status
+
+
+PROGRESS_EVERY = 100  # checks between progress lines on stderr
+
+
+def _apply_settings(args: argparse.Namespace) -> None:
+    """Fill what the command line left out from $CE_CONFORMANCE_IMPL and [tool.ce-conformance]
+    (the command line wins; ``conformance.config``)."""
+    from conformance.cli import CliError
+
+    try:
+        chosen = ce_config.settings({"impl": args.impl, "expectations": args.expectations,
+                                     "dtypes": args.dtype, "devices": args.device,
+                                     "strict": args.strict or None})
+    except ce_config.ConfigError as exc:
+        raise CliError(str(exc)) from None
+    if not chosen.impl:
+        raise CliError("no implementation to gate: pass --impl NAME, set "
+                       f"{ce_config.ENV_IMPL}, or set impl in [tool.ce-conformance]")
+    args.impl, args.expectations, args.strict = chosen.impl, chosen.expectations, chosen.strict
+    args.dtype = list(chosen.dtypes) or None
+    args.device = list(chosen.devices) or None
+
+
+def _progress(name: str) -> Callable[[str, str, str], None]:
+    """A line on stderr every ``PROGRESS_EVERY`` checks, so a slow gate shows it is alive."""
+    done = Counter[str]()
+
+    def progress(impl: str, verdict: str, check: str) -> None:
+        done[verdict] += 1
+        total = sum(done.values())
+        if total % PROGRESS_EVERY == 0:
+            print(f"gate {name}: {total} checks done ({done['conforms']} conform)",
+                  file=sys.stderr, flush=True)
+    return progress
 
 
 def _status(annotated: Annotated, strict: bool) -> int:
