@@ -23,7 +23,12 @@ from typing import Any, TextIO
 from conformance import config as ce_config
 from conformance import spec
 from conformance.commands.options import add_run_options, plan_from, session_names
-from conformance.expectations import Annotated, ExpectationsError, expectations_for
+from conformance.expectations import (
+    Annotated,
+    ExpectationsError,
+    expectations_for,
+    load_expectations,
+)
 from conformance.provenance import provenance
 from conformance.report import divergences
 from conformance.report.folder import check_writable
@@ -64,6 +69,11 @@ def main(args: argparse.Namespace) -> int:
 
     _apply_settings(args)
     (name,) = session_names([args.impl])
+    if args.expectations is not None:  # a bad file is a usage error before any work
+        try:
+            load_expectations(args.expectations, missing_ok=False)
+        except ExpectationsError as exc:
+            raise CliError(str(exc)) from None
     for path in (args.junit, args.out):
         if path is not None:
             check_writable(path.parent if path is args.junit else path)
