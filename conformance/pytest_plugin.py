@@ -12,6 +12,9 @@ and one per (generated property, dtype, device). So ``-k``, ``-x``, ``--lf``, ``
 * A divergence its expectations file lists is an xfail carrying the entry's reason (strict: it
   must really fail); with ``--ce-strict`` a listed divergence that no longer happens fails.
 * A call the implementation cannot express is a skip with its reason.
+* Values and gradients are also compared with torch's own error on the same call (torch in a
+  worker of its own, when installed): 32 times torch's error or more is an accuracy finding
+  (``conformance.baseline``), a failure like any other unless its expectations list it.
 * A failure's message carries the reproduction snippet.
 * The implementation and options can also come from ``CE_CONFORMANCE_IMPL`` and
   ``[tool.ce-conformance]`` in ``pyproject.toml`` (``conformance.config``).
@@ -32,6 +35,8 @@ import pytest
 from hypothesis import settings as hypothesis_settings
 
 from conformance import config as ce_config
+from conformance.baseline import NAME as BASELINE
+from conformance.baseline import LazyBaseline
 from conformance.case import Case
 from conformance.checks import discover
 from conformance.expectations import FINDINGS, Expectations, expectations_for
@@ -81,6 +86,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     state = config.stash.get(_STATE, None)
     if state is not None and state.impl is not None:
         state.impl.close()
+    if state is not None and isinstance(state.runner.baseline, LazyBaseline):
+        state.runner.baseline.close()
 
 
 @dataclass
@@ -127,13 +134,15 @@ def _resolve(config: pytest.Config) -> _State:
         impl.close()
         raise pytest.UsageError(f"ce-conformance: {chosen.impl} cannot run here: {reason}")
     profile_given = config.getoption("hypothesis_profile", None) is not None
+    versus = None if impl.name == BASELINE else LazyBaseline(config.getoption("ce_timeout") or None)
     return _State(
         settings=chosen, impl=impl,
         expectations=expectations_for(impl.name, chosen.expectations),
         cases=load_spec(config.getoption("ce_spec") or default_spec_path()),
         dtypes=chosen.dtypes or impl.dtypes, devices=chosen.devices or ("cpu",),
         properties=not config.getoption("ce_no_properties"),
-        max_examples=_profile_examples() if profile_given else None)
+        max_examples=_profile_examples() if profile_given else None,
+        runner=Runner(baseline=versus))
 
 
 @dataclass(frozen=True)

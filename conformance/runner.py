@@ -15,12 +15,13 @@ the inputs becomes a finding of that implementation alone) and the building of r
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from conformance import repro, tolerance
+from conformance.baseline import LESS_ACCURATE_RATIO, Baseline, Versus, versus
 from conformance.case import Case
 from conformance.checks import discover
 from conformance.conventions import convention_of
@@ -150,6 +151,7 @@ class Runner:
     origin: Origin = Origin.SPEC
     seed: int | None = None
     tally: CallTally = field(default_factory=CallTally)
+    baseline: Baseline | None = None  # torch's outputs, for the accuracy comparison
     _cache: dict[tuple[str, str], Expected] = field(default_factory=dict)
 
     def expected(self, case: Case, dtype: str) -> Expected:
@@ -237,6 +239,35 @@ class Context:
         except Exception as exc:
             return on_raise(exc)
 
+    def compared(self, case: Case, check: Check, actual: Array, expected: Array,
+                 allowed: Array, cmp: tolerance.Comparison,
+                 reason: str | None = None) -> Record:
+        """The record of a value or gradient compared with the reference: it conforms within
+        the bound unless it is far less accurate than torch on the same spec case
+        (``conformance.baseline``); ``reason`` replaces the diverging reason."""
+        vs = self._versus_torch(case, check, actual, expected, allowed)
+        if vs is not None:
+            cmp = replace(cmp, vs_torch=vs.ratio, vs_used=vs.used, torch_used=vs.torch_used)
+        if cmp.ok and vs is not None and vs.less_accurate:
+            return self.record(case, check, Verdict.DIVERGES, outcome=Outcome.LESS_ACCURATE,
+                               error=cmp.as_dict(), expected=expected, actual=actual,
+                               reason=less_accurate(cmp))
+        return self.record(case, check, Verdict.CONFORMS if cmp.ok else Verdict.DIVERGES,
+                           outcome=Outcome.VALUE, error=cmp.as_dict(), expected=expected,
+                           actual=actual,
+                           reason=None if cmp.ok else reason or cmp.mismatch or too_far(cmp))
+
+    def _versus_torch(self, case: Case, check: Check, actual: Array, expected: Array,
+                      allowed: Array) -> Versus | None:
+        baseline = self.runner.baseline
+        if baseline is None or self.runner.origin is not Origin.SPEC:
+            return None
+        out = baseline.output(case, self.dtype, self.device)
+        if out is None:
+            return None
+        theirs = out.value if check is Check.VALUE else out.grad
+        return versus(actual, theirs, expected, allowed, self.dtype)
+
     def fault(self, case: Case, check: str, exc: Fault) -> Record:
         """A crash or a timeout of the implementation's worker during ``check`` of ``case``."""
         self.runner.tally.note_fault((self.impl.name, self.dtype, self.device))
@@ -256,7 +287,7 @@ class Context:
         origin = self.runner.origin
         features = features_of(case, self.dtype, check)
         convention = convention_of(case, check, actual, raised=outcome == Outcome.RAISES) \
-            if verdict is Verdict.DIVERGES else None
+            if verdict is Verdict.DIVERGES and outcome is not Outcome.LESS_ACCURATE else None
         if outcome in (Outcome.CRASH, Outcome.TIMEOUT, Outcome.BAD_RETURN):
             features.append("robustness")
         return Record(case=case.id, impl=self.impl.name, dtype=self.dtype, device=self.device,
@@ -278,6 +309,13 @@ def _args(case: Case) -> dict[str, Any]:
     return {"input": case.input, "target": case.target, **case.kwargs()}
 
 
+def less_accurate(cmp: tolerance.Comparison) -> str:
+    """The reason of a comparison within its bound but far less accurate than torch's."""
+    return (f"within the bound, but on one element {cmp.vs_torch:.3g} times torch's own error: "
+            f"it used {cmp.vs_used:.3g} of the bound there, torch {cmp.torch_used:.3g} (an "
+            f"accuracy finding from {LESS_ACCURATE_RATIO:g} times)")
+
+
 def too_far(cmp: tolerance.Comparison) -> str:
     """The reason of a comparison outside its bound."""
     return (f"off by {cmp.max_abs:.3g} ({cmp.max_ulp:.3g} ULP at the problem's scale, relative "
@@ -294,6 +332,7 @@ __all__ = [
     "describe",
     "expected",
     "has_gradient",
+    "less_accurate",
     "rounded",
     "too_far",
     "unsupported_reason",

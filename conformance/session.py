@@ -17,10 +17,13 @@ import sys
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import implementations
+from conformance.baseline import NAME as BASELINE
+from conformance.baseline import LazyBaseline, Outputs
+from conformance.baseline import compute as compute_baseline
 from conformance.case import Case
 from conformance.expectations import file_stem
 from conformance.isolation import DEFAULT_TIMEOUT, Fault, isolate, loaded_as
@@ -28,6 +31,7 @@ from conformance.results import Record
 from conformance.runner import CallTally, Runner
 from conformance.vocabulary import Check, Outcome, Verdict
 from implementations.base import (
+    ALL_DTYPES,
     Implementation,
     NotInstalledError,
     UnknownImplementationError,
@@ -36,7 +40,7 @@ from implementations.base import (
 )
 
 __all__ = ["Described", "ImplResult", "Plan", "Selection", "Skipped", "check_names",
-           "default_jobs", "run", "run_spec", "select"]
+           "default_jobs", "run", "run_spec", "select", "with_baseline"]
 
 #: ``progress(implementation, verdict, check)`` after every record.
 Progress = Callable[[str, str, str], None]
@@ -61,6 +65,8 @@ class Plan:
     timeout: float | None = DEFAULT_TIMEOUT  # seconds per call; None: no limit
     max_examples: int | None = None
     log_dir: str | None = None  # workers' output goes to <log_dir>/<name>.log; None: terminal
+    versus_torch: bool = True  # compare accuracy with torch's own (conformance.baseline)
+    baseline: Outputs | None = None  # torch's outputs, computed ahead by ``run``
 
 
 @dataclass(frozen=True)
@@ -163,7 +169,19 @@ def _load_fault(name: str, exc: Fault, plan: Plan) -> Record:
 
 def _run_loaded(impl: Implementation, plan: Plan, events: _Events | None) -> list[Record]:
     tally = CallTally()
-    runner = Runner(gradients=plan.gradients, tally=tally)
+    lazy = LazyBaseline(plan.timeout) if plan.versus_torch and plan.baseline is None and \
+        impl.name != BASELINE else None
+    runner = Runner(gradients=plan.gradients, tally=tally, baseline=plan.baseline or lazy)
+    try:
+        return _run_plan(impl, plan, runner, events)
+    finally:
+        if lazy is not None:
+            lazy.close()
+
+
+def _run_plan(impl: Implementation, plan: Plan, runner: Runner,
+              events: _Events | None) -> list[Record]:
+    tally = runner.tally
     records: list[Record] = []
     for dtype in plan.dtypes or dtypes_of(impl):
         for device in plan.devices:
@@ -195,10 +213,13 @@ def _announced(records: list[Record], events: _Events | None) -> list[Record]:
 
 def run_spec(impls: Iterable[Implementation], cases: Sequence[Case], dtypes: Sequence[str],
              devices: Sequence[str], *, gradients: bool = True, profile: str | None = None,
-             seed: int | None = None, progress: Progress | None = None) -> list[Record]:
+             seed: int | None = None, progress: Progress | None = None,
+             baseline: Outputs | None = None) -> list[Record]:
     """The plan on implementation objects in this process, without isolation: for tests and
-    for a plugin author's own test suite, where the object is at hand."""
-    plan = Plan(tuple(cases), tuple(dtypes), tuple(devices), gradients, profile, seed)
+    for a plugin author's own test suite, where the object is at hand (``baseline``: torch's
+    outputs to compare accuracy with, ``conformance.baseline.compute``; none by default)."""
+    plan = Plan(tuple(cases), tuple(dtypes), tuple(devices), gradients, profile, seed,
+                versus_torch=baseline is not None, baseline=baseline)
     return [r for impl in impls for r in _run_loaded(impl, plan, _Direct(progress))]
 
 
@@ -218,7 +239,11 @@ class _Direct:
 
 def run(names: Sequence[str], plan: Plan, *, jobs: int = 1,
         progress: Progress | None = None) -> list[ImplResult]:
-    """Every implementation of ``names`` on ``plan``, ``jobs`` at a time, in ``names``' order."""
+    """Every implementation of ``names`` on ``plan``, ``jobs`` at a time, in ``names``' order.
+    With several, torch's outputs for the accuracy comparison are computed first, once; a
+    single job asks torch for what it runs, as it goes."""
+    if len(names) > 1:
+        plan = with_baseline(plan)
     if jobs <= 1 or len(names) <= 1:
         return [_job(name, plan, _Direct(progress)) for name in names]
     context = multiprocessing.get_context("spawn")
@@ -232,6 +257,16 @@ def run(names: Sequence[str], plan: Plan, *, jobs: int = 1,
         queue.put(None)
         drain.join()
     return results
+
+
+def with_baseline(plan: Plan) -> Plan:
+    """``plan`` with torch's outputs on its cases (``conformance.baseline``), unless it has
+    them or does not compare with torch."""
+    if not plan.versus_torch or plan.baseline is not None or not plan.cases:
+        return plan
+    outputs = compute_baseline(plan.cases, plan.dtypes or ALL_DTYPES, plan.devices,
+                               timeout=plan.timeout)
+    return replace(plan, baseline=outputs)
 
 
 def _drain(queue: Any, progress: Progress | None) -> None:

@@ -74,10 +74,14 @@ class Comparison:
     allowed_abs: float
     mismatch: str | None = None  # what is wrong beyond size (NaN pattern, inf, shape)
     used: float = 0.0  # that element's error as a fraction of its bound (1.0: all of it)
+    vs_torch: float | None = None  # times torch's error, on one element (conformance.baseline)
+    vs_used: float | None = None  # this error there as a fraction of its bound
+    torch_used: float | None = None  # torch's error there as a fraction of its bound
 
     def as_dict(self) -> dict[str, Any]:
-        """Plain-JSON form (non-finite numbers as strings)."""
-        return {k: _jsonable(v) for k, v in asdict(self).items()}
+        """Plain-JSON form (non-finite numbers as strings; figures not measured left out)."""
+        return {k: _jsonable(v) for k, v in asdict(self).items()
+                if v is not None or k == "mismatch"}
 
 
 def _jsonable(v: Any) -> Any:

@@ -245,11 +245,33 @@ def test_merge_later_record_wins_and_devices_become_columns() -> None:
 
 
 def test_accuracy_table() -> None:
+    """Only results within the bound are measured; divergences are counted, not pooled."""
     accuracy = json.loads(files()["matrix.json"])["accuracy"]
     half = next(a for a in accuracy if a["column"] == "torch" and a["dtype"] == "float16")
-    assert half["value"] == {"n": 3, "median": 40.0, "p99": 80.0, "max": 80.0}
-    assert half["gradient"] is None
-    assert "| torch | float16 | 3 | 40 | 80 | 80 |" in files()["matrix.md"]
+    assert half["value"]["ulp"] is None  # all three diverge: outside the bound
+    assert half["value"]["outside"] == 3
+    plain = next(a for a in accuracy if a["column"] == "torch" and a["dtype"] == "float32")
+    assert plain["value"]["ulp"] == {"n": 1, "median": 0.5, "p99": 0.5, "max": 0.5}
+    assert plain["gradient"]["ulp"]["max"] == 0.0
+    md = files()["matrix.md"]
+    assert "| torch | float16 | value | 0 | - | - | - | - | 0 | 3 |" in md
+    assert "| jax | float32 | value | 1 | 1 | 1 | - | - | 0 | 0 |" in md
+
+
+def test_accuracy_table_counts_accuracy_findings_with_their_figures() -> None:
+    loose = _value("offset", "jax", "diverges", 1.5)
+    loose.outcome = "less-accurate"  # type: ignore[assignment]
+    loose.error = {**_error(1.5, True), "used": 0.4, "vs_torch": 900.0, "vs_used": 0.4,
+                   "torch_used": 0.0004}
+    fine = _value("plain", "jax", "conforms", 0.5)
+    fine.error = {**_error(0.5, True), "used": 0.1, "vs_torch": 2.0}
+    accuracy = json.loads(rendered(make_doc([loose, fine], {}))["matrix.json"])["accuracy"]
+    (row,) = accuracy
+    assert row["value"]["less_accurate"] == 1
+    assert row["value"]["outside"] == 0
+    assert row["value"]["vs_torch"]["max"] == 900.0
+    assert row["value"]["used"]["max"] == 0.4
+    assert row["value"]["ulp"]["max"] == 1.5
 
 
 def test_report_command_rerenders_and_merges(tmp_path: Path,

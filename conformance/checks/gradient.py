@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from conformance import tolerance
 from conformance.isolation import Invocation
-from conformance.runner import describe, too_far
+from conformance.runner import describe
 from conformance.vocabulary import Check, Outcome, Verdict
 
 if TYPE_CHECKING:
@@ -49,10 +49,6 @@ class GradientCheck:
             return called
         _, grad = called.result
         cmp = tolerance.compare(grad, exp.grad, exp.grad_allowed, context.dtype)
-        return context.record(case, self.name, Verdict.CONFORMS if cmp.ok else Verdict.DIVERGES,
-                              outcome=Outcome.VALUE, error=cmp.as_dict(), expected=exp.grad,
-                              actual=grad,
-                              reason=None if cmp.ok else cmp.mismatch or too_far(cmp))
-
+        return context.compared(case, self.name, grad, exp.grad, exp.grad_allowed, cmp)
 
 CHECK = GradientCheck()

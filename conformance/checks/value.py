@@ -9,7 +9,7 @@ import numpy as np
 
 from conformance import tolerance
 from conformance.isolation import Invocation
-from conformance.runner import describe, too_far
+from conformance.runner import describe
 from conformance.vocabulary import Check, Outcome, Verdict
 
 if TYPE_CHECKING:
@@ -43,11 +43,8 @@ class ValueCheck:
         value = called.result
         cmp = tolerance.compare(value, exp.value, exp.value_allowed, context.dtype)
         cmp, quoted = _check_quote(case, value, context.dtype, cmp)
-        return context.record(case, self.name, Verdict.CONFORMS if cmp.ok else Verdict.DIVERGES,
-                              outcome=Outcome.VALUE, error=cmp.as_dict(), expected=exp.value,
-                              actual=value, reason=None if cmp.ok else
-                              quoted or cmp.mismatch or too_far(cmp))
-
+        return context.compared(case, self.name, value, exp.value, exp.value_allowed, cmp,
+                                reason=quoted)
 
 def _check_quote(case: Case, value: Array, dtype: str,
                  cmp: tolerance.Comparison) -> tuple[tolerance.Comparison, str | None]:

@@ -1,5 +1,9 @@
-"""The accuracy plot: measured error in ULPs (log scale) per implementation and dtype, one
-panel per check. Drawn with matplotlib's object API (``Figure`` and the SVG canvas, no pyplot
+"""The accuracy plot: measured error within the bound in ULPs at the problem's scale (log
+scale) per implementation and dtype, one panel per check. Points off the scale are drawn on its
+edge as triangles, so none is hidden: exact results (0 ULP) at the bottom, any above the top
+(a result within its bound stays at a few ULPs, so none should be).
+
+Drawn with matplotlib's object API (``Figure`` and the SVG canvas, no pyplot
 and no global backend switch) and written as SVG with a fixed hash salt and no date, so the
 same results give the same bytes with the same matplotlib."""
 
@@ -15,8 +19,8 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from conformance.report.accuracy import CHECKS, Row
 
-FLOOR = 1e-3  # exact results (0 ULP) are drawn here
-CEILING = 1e9  # infinite errors are drawn here
+FLOOR = 1e-3  # exact results (0 ULP), and any below, are drawn here as downward triangles
+CEILING = 1e4  # any error above is drawn here as an upward triangle
 
 
 def accuracy_svg(rows: list[Row]) -> str:
@@ -28,7 +32,7 @@ def accuracy_svg(rows: list[Row]) -> str:
     for ax, check in zip(axes, CHECKS, strict=True):
         _panel(ax, rows, check, top)
     axes[-1].set_xticks(range(len(rows)), [_label(r) for r in rows], fontsize=8)
-    fig.suptitle("Error against the reference (ULPs of the dtype)")
+    fig.suptitle("Error within the bound against the reference (ULPs at the problem's scale)")
     out = io.StringIO()
     with mpl.rc_context({"svg.hashsalt": "ce-conformance", "svg.fonttype": "path"}):
         fig.savefig(out, format="svg", metadata={"Date": None, "Creator": None})
@@ -63,10 +67,17 @@ def _panel(ax: Axes, rows: list[Row], check: str, top: float) -> None:
         return
     ax.set_xlim(-0.6, len(rows) - 0.4)
     for i, row in enumerate(rows):
-        ulps = np.clip(np.asarray(row.ulps.get(check, ()), dtype=np.float64), FLOOR, CEILING)
+        ulps = np.asarray(row.ulps.get(check, ()), dtype=np.float64)
         if ulps.size == 0:
             continue
-        ax.boxplot([ulps], positions=[i], widths=0.5, showfliers=False,
+        clipped = np.clip(ulps, FLOOR, CEILING)
+        ax.boxplot([clipped], positions=[i], widths=0.5, showfliers=False,
                    medianprops={"color": "C1"})
         jitter = np.linspace(-0.18, 0.18, ulps.size) if ulps.size > 1 else np.zeros(1)
-        ax.scatter(i + jitter, ulps, s=6, alpha=0.5, color="C0", linewidths=0)
+        on_scale = (ulps > FLOOR) & (ulps < CEILING)
+        ax.scatter((i + jitter)[on_scale], ulps[on_scale], s=6, alpha=0.5, color="C0",
+                   linewidths=0)
+        for off, marker, color in ((ulps <= FLOOR, "v", "0.45"), (ulps >= CEILING, "^", "C3")):
+            if np.any(off):
+                ax.scatter((i + jitter)[off], clipped[off], s=14, marker=marker, color=color,
+                           linewidths=0, clip_on=False)

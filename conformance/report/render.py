@@ -157,7 +157,8 @@ def rendered(doc: dict[str, Any]) -> dict[str, str]:
     report = build(doc)
     svg = plots.accuracy_svg(report.accuracy)
     env = _environment()
-    context = {"r": report, "zip": zip, "checks": accuracy.CHECKS, "plot": PLOT}
+    context = {"r": report, "zip": zip, "checks": accuracy.CHECKS, "plot": PLOT,
+               "headings": accuracy.HEADINGS}
     return {
         "divergences.md": env.get_template("divergences.md.j2").render(context),
         "matrix.json": json.dumps(matrix_json(report), indent=1, sort_keys=True,

@@ -1,0 +1,204 @@
+"""torch's own error next to an implementation's: how much less accurate than torch it is.
+
+The tolerance model (``conformance.tolerance``) bounds how far any implementation may be from
+the reference; it is a worst-case bound, so an implementation can be within it and still be
+far less accurate than torch on the same input (a log-sum-exp formed without the shift by the
+row maximum, a float16 sum accumulated in float16). To see that, every value and gradient
+check of a spec case is also run on torch, the specification, with the same arguments in the
+same dtype on the same device (in a worker of its own, like every implementation), and both
+results are compared with the reference element by element:
+
+* elements the bound allows to be 0 (the reference value is no larger than the allowed
+  error) are left out: there the model cannot tell accurate from inaccurate, and returning 0
+  is what XLA's and TensorFlow's flush-to-zero of tiny results does on CPU;
+* torch's error on each element is floored at half a spacing of the output dtype at the
+  reference value (the rounding any returned number incurs), so an exact torch does not make
+  every error infinitely worse;
+* the implementation's error there, divided by that, is how many times torch's error it is;
+  the largest quotient (on one element) is the record's ``vs_torch``, and ``vs_used`` and
+  ``torch_used`` are the implementation's and torch's errors on that element as fractions of
+  its bound;
+* a result within the bound that is ``LESS_ACCURATE_RATIO`` (32) times torch's error or more
+  is ``less-accurate``: an accuracy finding (``conformance.severity``), the mildest but one.
+
+The outputs come from a ``Baseline``: ``compute(...)`` runs torch once per run on every
+valid spec case (``conformance.session``) and the result travels to the jobs as a plain
+mapping; ``LazyBaseline`` calls torch on demand (the pytest plugin). Without torch installed
+nothing is compared, and the records say so by carrying no ``vs_torch``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from conformance.case import Case
+from conformance.isolation import Fault, IsolatedImplementation, invoke, isolate
+from conformance.tolerance import ulp
+from implementations.base import (
+    Array,
+    NotInstalledError,
+    Unsupported,
+    devices_of,
+    dtypes_of,
+    unsupported_reason,
+)
+
+__all__ = ["LESS_ACCURATE_RATIO", "NAME", "Baseline", "LazyBaseline", "Outputs", "Versus",
+           "compute", "versus"]
+
+NAME = "torch"  # the specification's own implementation
+LESS_ACCURATE_RATIO = 32.0
+
+#: (case id, dtype, device) -> torch's loss and gradient (``None`` where torch raised).
+Key = tuple[str, str, str]
+
+
+@dataclass(frozen=True)
+class Output:
+    """What torch returned for one case: its loss and gradient (``None`` where it raised)."""
+
+    value: Array | None
+    grad: Array | None
+
+
+class Baseline(Protocol):
+    """Where torch's outputs come from."""
+
+    def output(self, case: Case, dtype: str, device: str) -> Output | None:
+        """torch's result for ``case``, or ``None`` when torch did not run it."""
+
+
+@dataclass(frozen=True)
+class Outputs:
+    """torch's outputs computed ahead of a run (picklable: it travels to the jobs)."""
+
+    found: Mapping[Key, Output] = field(default_factory=dict)
+    version: str | None = None  # torch's version, for provenance
+
+    def output(self, case: Case, dtype: str, device: str) -> Output | None:
+        """torch's result for ``case`` as computed ahead, or ``None``."""
+        return self.found.get((case.id, dtype, device))
+
+
+def _call(torch: IsolatedImplementation, case: Case, dtype: str, device: str) -> Output | None:
+    """torch's loss and gradient for ``case``; ``None`` when it cannot run it at all."""
+    if unsupported_reason(torch, case.call(dtype, device)) is not None:
+        return None
+    arguments = {"input": case.input, "target": case.target, **case.kwargs(),
+                 "dtype": dtype, "device": device}
+    try:
+        value, grad = invoke(torch, "value_and_grad", arguments).result
+        return Output(np.asarray(value), np.asarray(grad))
+    except (Fault, Unsupported):
+        return None
+    except Exception:  # torch's backward refuses some calls its forward accepts
+        pass
+    try:
+        return Output(np.asarray(invoke(torch, "cross_entropy", arguments).result), None)
+    except Exception:
+        return None
+
+
+def _start(timeout: float | None) -> IsolatedImplementation | None:
+    try:
+        return isolate(NAME, timeout=timeout)
+    except NotInstalledError:
+        return None
+    except Exception:  # torch is installed but its worker could not start: compare nothing
+        return None
+
+
+def compute(cases: Iterable[Case], dtypes: Iterable[str], devices: Iterable[str], *,
+            timeout: float | None = None) -> Outputs:
+    """torch's outputs on every valid case in every dtype and device it has (one worker);
+    empty when torch is not installed or cannot start."""
+    torch = _start(timeout)
+    if torch is None:
+        return Outputs()
+    try:
+        have = set(dtypes_of(torch)), set(devices_of(torch))
+        found: dict[Key, Output] = {}
+        for dtype in dtypes:
+            for device in devices:
+                if dtype not in have[0] or device not in have[1]:
+                    continue
+                for case in cases:
+                    if not case.invalid and (out := _call(torch, case, dtype, device)):
+                        found[(case.id, dtype, device)] = out
+        return Outputs(found, torch.versions().get("torch"))
+    finally:
+        torch.close()
+
+
+@dataclass
+class LazyBaseline:
+    """torch started on first use and called case by case (the pytest plugin's baseline)."""
+
+    timeout: float | None = None
+    _torch: IsolatedImplementation | None = None
+    _started: bool = False
+    _cache: dict[Key, Output | None] = field(default_factory=dict)
+
+    def output(self, case: Case, dtype: str, device: str) -> Output | None:
+        """torch's result for ``case`` (computed once), or ``None``."""
+        if not self._started:
+            self._started, self._torch = True, _start(self.timeout)
+        if self._torch is None or case.invalid:
+            return None
+        key = (case.id, dtype, device)
+        if key not in self._cache:
+            self._cache[key] = _call(self._torch, case, dtype, device)
+        return self._cache[key]
+
+    def close(self) -> None:
+        """Stop torch's worker."""
+        if self._torch is not None:
+            self._torch.close()
+            self._torch = None
+
+
+@dataclass(frozen=True)
+class Versus:
+    """An implementation's error against torch's on the same element (module docstring)."""
+
+    ratio: float  # the implementation's error in multiples of torch's (floored) error
+    used: float  # the implementation's error there as a fraction of the bound
+    torch_used: float  # torch's error there as a fraction of the bound
+
+    @property
+    def less_accurate(self) -> bool:
+        """Whether this is an accuracy finding (when the result is within its bound)."""
+        return self.ratio >= LESS_ACCURATE_RATIO
+
+
+def versus(actual: Array, torch_out: Array | None, expected: Array, allowed: Array,
+           dtype: str) -> Versus | None:
+    """Compare ``actual`` and torch's ``torch_out`` with the reference ``expected`` on the
+    elements where all three are finite and the bound does not allow 0 (``|expected| >
+    allowed``); ``None`` when there is nothing to compare."""
+    if torch_out is None:
+        return None
+    a, t, e = (np.asarray(v, dtype=np.float64) for v in (actual, torch_out, expected))
+    if not a.shape == t.shape == e.shape:
+        return None
+    bound = np.broadcast_to(np.asarray(allowed, dtype=np.float64), e.shape)
+    with np.errstate(invalid="ignore"):
+        resolved = np.isfinite(a) & np.isfinite(t) & np.isfinite(e) & (np.abs(e) > bound)
+    if not np.any(resolved):
+        return None
+    a, t, e, bound = a[resolved], t[resolved], e[resolved], bound[resolved]
+    floor = ulp(e, dtype) / 2
+    theirs = np.maximum(np.abs(t - e), floor)
+    ratios = np.abs(a - e) / theirs
+    i = int(np.argmax(ratios))
+    return Versus(float(ratios[i]), _used(a[i] - e[i], bound[i]), _used(t[i] - e[i], bound[i]))
+
+
+def _used(error: float, bound: float) -> float:
+    return float(abs(error) / bound) if bound > 0 else (0.0 if error == 0 else math.inf)
+

@@ -1,0 +1,103 @@
+"""The accuracy comparison with torch (``conformance.baseline``): the figures of ``versus`` on
+purpose-built arrays, and a run in which a purpose-built inaccurate implementation, within the
+tolerance bound, becomes an accuracy finding while torch and the reference do not."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conformance import baseline
+from conformance.baseline import LESS_ACCURATE_RATIO, LazyBaseline, Outputs, versus
+from conformance.case import Case
+from conformance.session import run_spec
+from conformance.severity import severity_of
+from conformance.vocabulary import Check, Outcome, Severity, Verdict
+from implementations.reference import ReferenceImplementation
+from tests.helpers.less_accurate import LseThenSubtract
+
+
+def test_versus_is_the_worst_element_against_torchs_floored_error() -> None:
+    expected = np.array([1.0, 2.0, 4.0])
+    allowed = np.full(3, 1e-3)
+    torch_out = expected + np.array([0.0, 1e-6, 0.0])
+    actual = expected + np.array([1e-5, 1e-5, 0.0])
+    vs = versus(actual, torch_out, expected, allowed, "float32")
+    assert vs is not None
+    half_ulp_of_one = 2.0 ** -24  # float32 spacing at 1.0 is 2**-23
+    assert vs.ratio == pytest.approx(1e-5 / half_ulp_of_one)  # element 0, not element 1
+    assert vs.used == pytest.approx(1e-2)
+    assert vs.torch_used == 0.0
+    assert vs.less_accurate
+
+
+def test_versus_as_accurate_as_torch_is_no_finding() -> None:
+    expected = np.array([[0.25, -0.75]])
+    out = expected + 3e-8
+    vs = versus(out, out, expected, np.full(expected.shape, 1e-6), "float32")
+    assert vs is not None
+    assert vs.ratio <= 1.0
+    assert not vs.less_accurate
+
+
+def test_versus_leaves_out_what_the_bound_allows_to_be_zero() -> None:
+    """A reference value within its own bound may come back as 0 (flush-to-zero): no figure."""
+    expected, allowed = np.array([1e-39, 0.0]), np.array([1.2e-38, 1.2e-38])
+    assert versus(np.zeros(2), expected, expected, allowed, "float32") is None
+    assert versus(np.ones(1), None, np.ones(1), np.ones(1), "float32") is None
+
+
+def _offset_cases() -> list[Case]:
+    rng = np.random.default_rng(0)
+    logits = 1e4 + rng.normal(size=(8, 5))
+    return [Case(id=f"offset-{r}", input=logits, target=rng.integers(0, 5, size=8),
+                 reduction=r) for r in ("mean", "sum", "none")]
+
+
+@pytest.fixture(scope="module")
+def outputs() -> Outputs:
+    pytest.importorskip("torch")
+    return baseline.compute(_offset_cases(), ["float32", "float64"], ["cpu"], timeout=120)
+
+
+def test_torch_outputs_are_computed_in_a_worker(outputs: Outputs) -> None:
+    assert outputs.version
+    assert set(outputs.found) == {(c.id, d, "cpu") for c in _offset_cases()
+                                  for d in ("float32", "float64")}
+    lazy = LazyBaseline(timeout=120)
+    try:
+        case = _offset_cases()[2]
+        got, ahead = lazy.output(case, "float32", "cpu"), outputs.output(case, "float32", "cpu")
+        assert got is not None and ahead is not None and ahead.grad is not None
+        np.testing.assert_array_equal(got.value, ahead.value)
+        np.testing.assert_array_equal(got.grad, ahead.grad)
+    finally:
+        lazy.close()
+
+
+def test_an_inaccurate_implementation_within_the_bound_is_an_accuracy_finding(
+        outputs: Outputs) -> None:
+    records = run_spec([LseThenSubtract()], _offset_cases(), ["float32"], ["cpu"],
+                       gradients=False, baseline=outputs)
+    values = [r for r in records if r.check == Check.VALUE]
+    assert len(values) == 3
+    for record in values:
+        assert record.error is not None and record.error["ok"]  # within the tolerance bound
+        assert record.outcome == Outcome.LESS_ACCURATE, record.reason
+        assert record.verdict == Verdict.DIVERGES
+        assert severity_of(record) == Severity.ACCURACY
+        assert record.error["vs_torch"] >= LESS_ACCURATE_RATIO
+        assert "times torch's own error" in (record.reason or "")
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_torch_and_the_reference_are_no_accuracy_finding(outputs: Outputs, dtype: str) -> None:
+    from implementations.torch_native import TorchImplementation
+
+    impls = [TorchImplementation()] + ([ReferenceImplementation()] if dtype == "float64" else [])
+    records = run_spec(impls, _offset_cases(), [dtype], ["cpu"], baseline=outputs)
+    compared = [r for r in records if r.check in ("value", "gradient")]
+    assert len(compared) == 6 * len(impls)
+    for record in compared:
+        assert record.verdict == Verdict.CONFORMS, record.reason
+        assert record.error is not None and "vs_torch" in record.error
