@@ -8,11 +8,16 @@ or with ``--strict`` a listed divergence that is fixed or matches nothing; 2 a u
 3 the implementation crashed or timed out on a check (and no entry lists it), or nothing ran
 (e.g. a device it does not have: a missing device is not a pass).
 The verdict is deterministic: records are sorted, and the ``ci`` profile is derandomized.
+
+With ``--results FILE`` the gate runs nothing: it judges the implementation's records in the
+``results.json`` of an earlier ``ce-conformance run`` on the same spec (within the options'
+dtypes, devices, cases and checks), so one main job can be gated per implementation.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 import xml.etree.ElementTree as ET
 from collections import Counter
@@ -32,9 +37,9 @@ from conformance.expectations import (
 from conformance.provenance import provenance
 from conformance.report import divergences
 from conformance.report.folder import check_writable
-from conformance.results import document, write_atomic, write_results
-from conformance.session import run
-from conformance.vocabulary import FAULT_VERDICTS, Severity, Verdict
+from conformance.results import Record, document, read_results, write_atomic, write_results
+from conformance.session import Plan, run
+from conformance.vocabulary import FAULT_VERDICTS, Check, Origin, Severity, Verdict
 
 EXAMPLES_SHOWN = 5  # checks listed per new cause (all of them are in --junit and --out)
 
@@ -57,6 +62,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--strict", action="store_true",
                         help="also fail when a listed divergence is fixed or matches nothing")
     parser.add_argument("--junit", type=Path, metavar="FILE", help="write JUnit XML here")
+    parser.add_argument("--results", type=Path, metavar="FILE",
+                        help="judge the implementation's records in this results.json (from "
+                             "`ce-conformance run` on the same spec) instead of running it")
     add_run_options(parser, default_dtypes="every dtype the implementation declares")
     parser.add_argument("--out", type=Path, metavar="DIR", help="also write DIR/results.json")
     parser.add_argument("--exclude", action="append", metavar="CASE_GLOB",
@@ -79,32 +87,38 @@ def main(args: argparse.Namespace) -> int:
             check_writable(path.parent if path is args.junit else path)
     spec_path = args.spec or spec.default_spec_path()
     plan = plan_from(args, spec.load_spec(spec_path, exclude=args.exclude), default_dtypes=())
-    (result,) = run([name], plan, jobs=1, progress=_progress(name))
-    if result.skipped:
-        raise CliError(f"{args.impl} cannot run here: {result.skipped}")
-    described = result.described
-    assert described is not None
+    if args.results is not None:
+        impl_name, records = recorded(args.results, name, plan, spec.spec_hash(spec_path))
+        described = None
+    else:
+        (result,) = run([name], plan, jobs=1, progress=_progress(name))
+        if result.skipped:
+            raise CliError(f"{args.impl} cannot run here: {result.skipped}")
+        described = result.described
+        assert described is not None
+        missing = [d for d in plan.devices if d not in described.devices]
+        if missing:
+            print(f"gate {described.name}: nothing ran: it has no {', '.join(missing)} device "
+                  f"(it has {', '.join(described.devices)}); a missing device is not a pass",
+                  file=sys.stderr)
+            return 3
+        impl_name, records = described.name, result.records
     try:
-        expectations = expectations_for(described.name, args.expectations)
+        expectations = expectations_for(impl_name, args.expectations)
     except ExpectationsError as exc:
         raise CliError(str(exc)) from None
-    missing = [d for d in plan.devices if d not in described.devices]
-    if missing:
-        print(f"gate {described.name}: nothing ran: it has no {', '.join(missing)} device "
-              f"(it has {', '.join(described.devices)}); a missing device is not a pass",
-              file=sys.stderr)
-        return 3
-    records = result.records
     annotated = expectations.annotate(records)
     status = _status(annotated, args.strict)
     dtypes = sorted({r.dtype for r in records})
-    print_summary(annotated, described.name, dtypes, list(plan.devices), args.strict, [],
+    print_summary(annotated, impl_name, dtypes, list(plan.devices), args.strict, [],
                   sys.stdout)
     if args.junit:
-        write_atomic(args.junit, junit_xml(annotated, described.name, strict=args.strict))
+        write_atomic(args.junit, junit_xml(annotated, impl_name, strict=args.strict))
     if args.out:
-        prov = provenance([described], spec.spec_hash(spec_path), profile=args.profile,
-                          seed=args.seed, dtypes=dtypes, devices=list(plan.devices))
+        prov = provenance([described] if described else [], spec.spec_hash(spec_path),
+                          profile=args.profile, seed=args.seed, dtypes=dtypes,
+                          devices=list(plan.devices),
+                          **({"judged_from": str(args.results)} if args.results else {}))
         write_results(args.out / "results.json", document(annotated.records, prov))
     return status
 
@@ -142,6 +156,53 @@ def _progress(name: str) -> Callable[[str, str, str], None]:
             print(f"gate {name}: {total} checks done ({done['conforms']} conform)",
                   file=sys.stderr, flush=True)
     return progress
+
+
+def recorded(path: Path, name: str, plan: Plan, spec_sha256: str) -> tuple[str, list[Record]]:
+    """The records of implementation ``name`` in the results document at ``path``, within the
+    plan's dtypes, devices, cases and checks; a ``CliError`` (one line) when the file cannot
+    be read, is of another spec, or holds no record of ``name``."""
+    from conformance.cli import CliError
+
+    try:
+        doc = read_results(path)
+        provenance_of = doc["provenance"]
+        found = [Record.from_dict(r) for r in doc["records"]]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise CliError(f"{path}: not a results.json of ce-conformance ({exc})") from None
+    if provenance_of.get("spec_sha256") != spec_sha256:
+        raise CliError(f"{path}: its records are of another spec (spec_sha256 "
+                       f"{str(provenance_of.get('spec_sha256'))[:12]}...); run again")
+    impl = _recorded_name(name, {r.impl for r in found})
+    if impl is None:
+        names = ", ".join(sorted({r.impl for r in found})) or "none"
+        raise CliError(f"{path}: no record of {name} (it has {names})")
+    case_ids = {c.id for c in plan.cases}
+    return impl, [r for r in found if r.impl == impl and _planned(r, plan, case_ids)]
+
+
+def _recorded_name(name: str, present: set[str]) -> str | None:
+    """``name`` as the records call it: itself, or the ``name`` of a ``module:attr``."""
+    if name in present:
+        return name
+    if ":" in name:
+        module, _, attr = name.partition(":")
+        own = getattr(getattr(importlib.import_module(module), attr, None), "name", None)
+        return own if own in present else None
+    return None
+
+
+def _planned(record: Record, plan: Plan, case_ids: set[str]) -> bool:
+    """Whether the plan covers ``record`` (its dtypes and devices, cases, properties)."""
+    if plan.dtypes and record.dtype not in plan.dtypes:
+        return False
+    if record.device not in plan.devices:
+        return False
+    if record.origin == Origin.GENERATED:
+        return plan.profile is not None
+    if record.check in (Check.INPUTS, Check.ROBUSTNESS):
+        return True
+    return record.case in case_ids and (plan.gradients or record.check != Check.GRADIENT)
 
 
 def _status(annotated: Annotated, strict: bool) -> int:
