@@ -13,11 +13,13 @@ from typing import Any
 import numpy as np
 
 from conformance.severity import severity_of
+from conformance.signature import signature_of
 from conformance.vocabulary import Origin, Outcome, Severity, Verdict
 from implementations.base import Array
 
 SCHEMA_VERSION = 1
 SUMMARY_LIMIT = 16  # values kept of an array in a record
+DERIVED = ("severity", "signature")  # written into results.json, never read back
 
 
 @dataclass
@@ -61,17 +63,24 @@ class Record:
         """How bad this finding is (``conformance.severity``); ``None`` for no finding."""
         return severity_of(self)
 
+    @property
+    def signature(self) -> str | None:
+        """The finding's cause, ``check / verdict / outcome / features``
+        (``conformance.signature``); ``None`` for no finding."""
+        return signature_of(self)
+
     def as_dict(self) -> dict[str, Any]:
         """Plain-JSON form, with the derived ``severity`` (for readers of ``results.json``)."""
         data = _jsonable(asdict(self))
         data["severity"] = self.severity
+        data["signature"] = self.signature
         return data  # type: ignore[no-any-return]
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Record:
         """Inverse of ``as_dict``: the words become ``conformance.vocabulary`` members again
-        (``severity`` is derived, so it is recomputed rather than read)."""
-        record = cls(**{k: v for k, v in data.items() if k != "severity"})
+        (``severity`` and ``signature`` are derived, so they are recomputed rather than read)."""
+        record = cls(**{k: v for k, v in data.items() if k not in DERIVED})
         record.verdict = Verdict(record.verdict)
         record.origin = Origin(record.origin)
         record.outcome = None if record.outcome is None else Outcome(record.outcome)
