@@ -10,8 +10,21 @@ a reason and (optionally) a link::
         link: "https://github.com/google-deepmind/optax/..."
 
 A selector holds glob patterns (``fnmatch``, case-sensitive; a list means any of them) for the
-record fields ``case``, ``check``, ``dtype``, ``device``, ``impl``, ``origin`` and ``feature``
-(which matches when any of the record's features does). Every key given must match.
+record fields ``case``, ``check``, ``dtype``, ``device``, ``impl``, ``origin``, ``verdict``,
+``outcome``, ``signature`` and ``feature`` (which matches when any of the record's features
+does). Every key given must match.
+
+Generated findings (checks ``property:*``) are selected by their cause, never by case: a
+generated case id changes with the strategies and the shrinker, and one entry per property
+would hide every new way it fails. ``signature`` matches the record's cause signature
+(``conformance.signature``)::
+
+      - select: {signature: "property:differential / diverges / value / indices,ignore-index,*"}
+        reason: "..."
+
+so a new cause in a property with a known one is a new divergence. An entry that selects
+property checks (by ``check`` or through its ``signature``) with a ``case`` pattern, or a
+``case`` pattern for generated ids (``gen-*``), is refused when the file is loaded.
 
 ``Expectations.annotate(records)`` sorts the records and splits what the run found into:
 
@@ -42,7 +55,8 @@ from typing import Any
 
 from conformance.data import packaged_path
 from conformance.results import Record
-from conformance.vocabulary import FAULT_VERDICTS, Verdict
+from conformance.signature import SEPARATOR, parse
+from conformance.vocabulary import FAULT_VERDICTS, PROPERTY_PREFIX, Outcome, Verdict
 from conformance.yamlfile import LocatedError, NodePath, YamlDoc, read_yaml
 from implementations.base import ALL_DTYPES
 
@@ -56,12 +70,16 @@ __all__ = [
     "load_expectations",
 ]
 
-SELECT_KEYS = ("case", "check", "dtype", "device", "impl", "origin", "feature")
+SELECT_KEYS = ("case", "check", "dtype", "device", "impl", "origin", "verdict", "outcome",
+               "signature", "feature")
 ENTRY_KEYS = ("select", "reason", "link")
 TOP_KEYS = ("implementation", "divergences")
 SCOPE_KEYS = ("dtype", "device", "check", "origin")  # what a run may leave out entirely
 CHECKS = ("value", "gradient", "invalid", "inputs", "robustness", "property:*")
 FINDINGS = (Verdict.DIVERGES, *FAULT_VERDICTS)  # what an entry can list
+FINDING_WORDS = tuple(str(v) for v in FINDINGS)
+OUTCOMES = tuple(str(o) for o in Outcome)
+GENERATED_ID = "gen-0123456789"  # what a generated case id looks like (strategies.case_id)
 
 ExpectationsError = LocatedError  # the name this module has always raised
 
@@ -92,6 +110,8 @@ class Divergence:
 
 def _field_matches(record: Record, key: str, patterns: tuple[str, ...]) -> bool:
     values = list(record.features) if key == "feature" else [str(getattr(record, key))]
+    if key == "signature" and record.signature is None:
+        return False
     return any(fnmatch.fnmatchcase(v, p) for v in values for p in patterns)
 
 
@@ -213,10 +233,49 @@ def _entry(doc: YamlDoc, base: NodePath, item: Any) -> Divergence:
     where: NodePath = (*base, "select")
     _no_unknown_keys(doc, where, select, SELECT_KEYS, "selector key")
     patterns = {str(key): _patterns(doc, (*where, key), value) for key, value in select.items()}
-    for key, known in (("check", CHECKS), ("dtype", ALL_DTYPES)):
+    for key, known in (("check", CHECKS), ("dtype", ALL_DTYPES), ("verdict", FINDING_WORDS),
+                       ("outcome", OUTCOMES)):
         _known_values(doc, (*where, key), patterns.get(key, ()), known)
+    _check_signatures(doc, (*where, "signature"), patterns)
+    _no_generated_cases(doc, where, patterns)
     return Divergence(select=patterns, reason=" ".join(reason.split()), link=link,
                       location=f"{doc.display}:{doc.line(base)}")
+
+
+def _check_signatures(doc: YamlDoc, where: NodePath, patterns: dict[str, tuple[str, ...]]) -> None:
+    """Each signature pattern reads ``check / verdict / outcome / features`` with known words;
+    without a ``check`` key, the signatures' checks are the entry's (for its scope)."""
+    for pattern in patterns.get("signature", ()):
+        parts = parse(pattern)
+        if len(parts) != 4:
+            raise doc.at(where, f"selector signature={pattern!r} must read 'check / verdict / "
+                                f"outcome / features' (parts separated by {SEPARATOR!r})")
+        for name, part, known in zip(("check", "verdict", "outcome"), parts,
+                                     (CHECKS, FINDING_WORDS, OUTCOMES), strict=False):
+            _known_values(doc, where, (part,), known, f"signature={pattern!r}: its {name}")
+    if "signature" in patterns and "check" not in patterns:
+        patterns["check"] = tuple(dict.fromkeys(parse(p)[0] for p in patterns["signature"]))
+
+
+def _no_generated_cases(doc: YamlDoc, where: NodePath,
+                        patterns: dict[str, tuple[str, ...]]) -> None:
+    """A ``case`` pattern cannot select generated findings: their ids change with every
+    shrink, and one glob would cover every cause."""
+    cases = patterns.get("case", ())
+    generated = [p for p in cases if fnmatch.fnmatchcase(GENERATED_ID, p)]
+    if generated:
+        raise doc.at((*where, "case"), f"selector case={generated[0]!r} matches generated "
+                                       "case ids: select generated findings by 'signature'")
+    properties = [p for p in patterns.get("check", ()) if _may_be_property(p)]
+    if cases and properties:
+        raise doc.at((*where, "case"), f"selector 'case' in an entry for generated checks "
+                                       f"({properties[0]}): select them by 'signature' (and "
+                                       "spec cases in an entry of their own)")
+
+
+def _may_be_property(pattern: str) -> bool:
+    return pattern.startswith(PROPERTY_PREFIX) or fnmatch.fnmatchcase(f"{PROPERTY_PREFIX}x",
+                                                                      pattern)
 
 
 def _patterns(doc: YamlDoc, where: NodePath, value: Any) -> tuple[str, ...]:
@@ -227,12 +286,12 @@ def _patterns(doc: YamlDoc, where: NodePath, value: Any) -> tuple[str, ...]:
 
 
 def _known_values(doc: YamlDoc, where: NodePath, patterns: tuple[str, ...],
-                  known: tuple[str, ...]) -> None:
+                  known: tuple[str, ...], name: str | None = None) -> None:
     """A pattern that can match no real value is a typo: say so now, not "unmatched" later."""
     for pattern in patterns:
         if not any(fnmatch.fnmatchcase(k.replace("*", "x"), pattern) or
                    (k.endswith("*") and pattern.startswith(k[:-1])) for k in known):
-            raise doc.at(where, f"selector {where[-1]}={pattern!r} matches none of "
+            raise doc.at(where, f"selector {name or where[-1]}={pattern!r} matches none of "
                                 f"{', '.join(known)}")
 
 

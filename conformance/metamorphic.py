@@ -206,6 +206,10 @@ def _relation_check(impl: Implementation, runner: Runner, dtype: str,
         except Exception as exc:
             return Finding(rel.a, f"raised on a valid call: {describe(exc)}"[:300],
                            outcome=Outcome.RAISES, exception=describe(exc))
+        shape = np.shape(exp[0].value)
+        if lhs.shape != shape or rhs.shape != shape:
+            return Finding(rel.a, f"shapes {lhs.shape} and {rhs.shape} where the loss has "
+                                  f"shape {shape}")
         cmp = tolerance.compare(lhs, rhs, allowed, dtype)
         if cmp.ok:
             return None
@@ -233,8 +237,11 @@ def _gradient_check(impl: Implementation, runner: Runner, dtype: str,
         except Exception as exc:
             return Finding(case, f"gradient raised: {describe(exc)}"[:300],
                            outcome=Outcome.RAISES, exception=describe(exc))
-        cmp = tolerance.compare(grad, formula, exp.grad_allowed,
-                                dtype)
+        grad = np.asarray(grad, dtype=np.float64)
+        if grad.shape != formula.shape:
+            return Finding(case, f"gradient of shape {grad.shape} for an input of shape "
+                                 f"{formula.shape}")
+        cmp = tolerance.compare(grad, formula, exp.grad_allowed, dtype)
         return None if cmp.ok else Finding(
             case, f"gradient is not softmax * sum(q) - q over D: {cmp.mismatch or ''} "
                   f"off by {cmp.max_abs:.3g} (allowed {cmp.allowed_abs:.3g})")

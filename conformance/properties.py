@@ -10,9 +10,15 @@ Three families, each giving one ``Record`` per (property, implementation):
   raises, returns NaN/inf, or silently returns a finite number.
 
 A failing example is shrunk by Hypothesis; the record keeps the minimal case in spec form
-(``case_spec``), the seed and a reproduction snippet. Examples the implementation cannot express
-are rejected (not failures) and counted. Profiles: ``ci`` is derandomized and small (the same
-verdicts every run, for the gate); ``explore`` is random, seedable and larger (big ``C`` too).
+(``case_spec``), the seed and a reproduction snippet. The first shrunk example is often the most
+degenerate one (one class, an empty batch) and would hide every other failure of the property,
+so the search goes on in rounds (``search_causes``): each round runs the property's examples
+again with the causes found so far excluded (an example whose cause a known one covers,
+``conformance.signature.Cause.covers``, is not a failure), until a round finds nothing new or
+the profile's ``causes`` are found. Each distinct cause is one record, keyed by its own shrunk
+case. Examples the implementation cannot express are rejected (not failures) and counted.
+Profiles: ``ci`` is derandomized and small (the same verdicts every run, for the gate);
+``explore`` is random, seedable and larger (big ``C`` too).
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import random
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
@@ -39,16 +45,19 @@ from conformance.isolation import Fault
 from conformance.metamorphic import Finding, Unsupported
 from conformance.results import Record
 from conformance.runner import CallTally, Runner, snippet_for, unsupported_reason
+from conformance.signature import Cause, cause_of
+from conformance.strategies import make_case
 from conformance.vocabulary import FAULT_VERDICTS, Origin, Outcome, Verdict, property_check
 from implementations.base import Implementation
 
 __all__ = ["PROFILES", "Finding", "Profile", "promote", "property_names", "run_properties",
-           "search"]
+           "search", "search_causes"]
 
 
 @dataclass(frozen=True)
 class Profile:
-    """How hard to search: examples per property, case bounds, and whether to derandomize."""
+    """How hard to search: examples per property (per round), case bounds, whether to
+    derandomize, and how many distinct causes to look for per property (one round each)."""
 
     name: str
     differential_examples: int
@@ -57,15 +66,16 @@ class Profile:
     bounds: dict[str, Any]
     derandomize: bool
     stratified: bool = False  # spread the differential search over every discrete combination
+    causes: int = 3  # distinct causes per property at most (rounds of the search)
 
 
 PROFILES: dict[str, Profile] = {
     "ci": Profile("ci", 36, 10, 5, {"max_classes": 5, "max_batch": 3, "max_extra_dims": 2,
                                      "max_side": 2, "max_elements": 36,
-                                     "interior_smoothings": (0.1, 0.5)}, True, True),
+                                     "interior_smoothings": (0.1, 0.5)}, True, True, causes=3),
     "explore": Profile("explore", 400, 150, 40, {"max_classes": 20000, "max_batch": 8,
                                                   "max_extra_dims": 3, "max_side": 4,
-                                                  "max_elements": 40000}, False),
+                                                  "max_elements": 40000}, False, causes=4),
 }
 
 
@@ -88,7 +98,10 @@ class _Abort(BaseException):
     ``BaseException`` through without shrinking), the fault is the finding."""
 
 
-Check = Callable[[Any], Finding | None]
+#: A property's check of one example: its failures (a check that can fail in several ways at
+#: once, the differential one, lists them; the search takes the first no known cause covers).
+Check = Callable[[Any], Finding | Sequence[Finding] | None]
+Known = Callable[[Finding], bool]  # whether a known cause covers this failure
 
 
 @cache
@@ -106,8 +119,8 @@ def _import_harness() -> None:
                 importlib.import_module(info.name)
 
 
-def _settings(profile: Profile, examples: int) -> settings:
-    return settings(max_examples=examples, derandomize=profile.derandomize, database=None,
+def _settings(profile: Profile, examples: int, derandomize: bool) -> settings:
+    return settings(max_examples=examples, derandomize=derandomize, database=None,
                     deadline=None, verbosity=Verbosity.quiet, print_blob=False,
                     suppress_health_check=list(HealthCheck))
 
@@ -117,13 +130,17 @@ STRATA = [(p, w, r) for p in (False, True) for w in (False, True) for r in ("mea
 
 
 def search(strategy: st.SearchStrategy[Any] | list[st.SearchStrategy[Any]], check: Check,
-           profile: Profile, examples: int, seed: int | None) -> _Search:
+           profile: Profile, examples: int, seed: int | None,
+           known: Known = lambda _: False, round: int = 0) -> _Search:
     """Run ``check`` on examples of ``strategy`` (or of each in a list, ``examples`` each,
-    until one fails); the last finding is the shrunk one."""
+    until one fails); the last finding is the shrunk one. A failure ``known`` covers is not
+    one (the search goes past it). Each ``round`` draws other examples: a derandomized
+    profile's first round is Hypothesis' derandomized one, its later rounds are seeded with
+    the round's number (as reproducible, and new examples); a seeded one adds the round."""
     if isinstance(strategy, list):
         total = _Search()
         for each in strategy:
-            state = search(each, check, profile, examples, seed)
+            state = search(each, check, profile, examples, seed, known, round)
             total.examples += state.examples
             total.skipped += state.skipped
             total.reasons |= state.reasons
@@ -136,7 +153,7 @@ def search(strategy: st.SearchStrategy[Any] | list[st.SearchStrategy[Any]], chec
     def test(example: Any) -> None:
         state.examples += 1
         try:
-            finding = check(example)
+            finding = _first_new(check(example), known)
         except Unsupported as exc:
             state.skipped += 1
             state.reasons.add(str(exc))
@@ -151,9 +168,10 @@ def search(strategy: st.SearchStrategy[Any] | list[st.SearchStrategy[Any]], chec
                 raise _Abort
             raise _Diverged(finding.reason)
 
-    wrapped = _settings(profile, examples)(given(strategy)(test))
-    if seed is not None and not profile.derandomize:
-        wrapped = hypothesis.seed(seed)(wrapped)
+    derandomized = profile.derandomize and round == 0
+    wrapped = _settings(profile, examples, derandomized)(given(strategy)(test))
+    if not derandomized:
+        wrapped = hypothesis.seed(round if profile.derandomize else (seed or 0) + round)(wrapped)
     try:
         wrapped()
     except (Unsatisfiable, _Abort):
@@ -164,44 +182,111 @@ def search(strategy: st.SearchStrategy[Any] | list[st.SearchStrategy[Any]], chec
     return state
 
 
+def _first_new(found: Finding | Sequence[Finding] | None, known: Known) -> Finding | None:
+    candidates = [found] if isinstance(found, Finding) else list(found or ())
+    return next((f for f in candidates if f.fault is not None or not known(f)), None)
+
+
+def search_causes(strategy: st.SearchStrategy[Any] | list[st.SearchStrategy[Any]],
+                  check: Check, profile: Profile, examples: int, seed: int | None,
+                  cause: Callable[[Finding], Cause]) -> list[_Search]:
+    """Rounds of ``search``, each with the causes of the earlier ones excluded, until a round
+    finds no new cause, one finds a fault (a crash or a hang ends the search), or
+    ``profile.causes`` are found. One state per cause found, or the one round's that found
+    nothing."""
+    found: list[_Search] = []
+    causes: list[Cause] = []
+    while len(found) < profile.causes:
+        state = search(strategy, check, profile, examples, seed,
+                       lambda f: any(c.covers(cause(f)) for c in causes), round=len(found))
+        if state.last is None:
+            return found or [state]
+        if isinstance(strategy, list):
+            state.last = _generalized(state.last, check, cause, causes)
+        new = cause(state.last)
+        if any(c.covers(new) for c in causes):  # the shrinker came back to a known cause
+            break
+        found.append(state)
+        causes.append(new)
+        if state.last.fault is not None:
+            break
+    return found
+
+
+#: What a stratified search fixes and its shrinker so cannot drop, simplest first.
+UNFIXED = ({"weight": None, "reduction": "mean"}, {"weight": None}, {"reduction": "mean"})
+
+
+def _generalized(found: Finding, check: Check, cause: Callable[[Finding], Cause],
+                 causes: Sequence[Cause]) -> Finding:
+    """The shrunk case of a stratum without what the stratum fixed (its weight, its reduction)
+    when it fails the same way without it: otherwise every stratum would report its own copy
+    of one cause (``... / indices,weight,...`` and ``... / indices,...``)."""
+    case, head = found.case, cause(found)
+    for changes in UNFIXED:
+        if all(getattr(case, k) is None if v is None else getattr(case, k) == v
+               for k, v in changes.items()):
+            continue
+        fields = {"input": case.input, "target": case.target, **case.kwargs(), **changes}
+        try:
+            variant = _first_new(check(make_case(**fields)),
+                                 lambda f: any(c.covers(cause(f)) for c in causes))
+        except (Unsupported, Fault):
+            continue
+        if variant is not None and variant.fault is None and \
+                cause(variant).covers(head) and cause(variant) != head:
+            return variant
+    return found
+
+
 def differential_check(impl: Implementation, runner: Runner, dtype: str, device: str) -> Check:
-    """Judge a case with ``runner``; the first diverging check is the finding."""
-    def check(case: Case) -> Finding | None:
+    """Judge a case with ``runner``: every diverging check (value, gradient) is a finding; a
+    crash or a hang is the only one."""
+    def check(case: Case) -> list[Finding]:
         reason = unsupported_reason(impl, case.call(dtype, device))
         if reason:
             raise Unsupported(reason)
+        found = []
         for record in runner.run_case(impl, case, dtype, device):
             if record.verdict in FAULT_VERDICTS:
-                return Finding(case, f"{record.check}: {record.reason}", record,
-                               fault=record.verdict)
+                return [Finding(case, f"{record.check}: {record.reason}", record,
+                                fault=record.verdict)]
             if record.verdict == Verdict.DIVERGES:
-                return Finding(case, f"{record.check}: {record.reason}", record)
-        return None
+                found.append(Finding(case, f"{record.check}: {record.reason}", record))
+        return found
     return check
 
 
 def _record(impl: Implementation, name: str, state: _Search, dtype: str, device: str,
             seed: int | None) -> Record:
     """One record for a property: conforms, unsupported (nothing ran) or the shrunk finding."""
-    check = property_check(name)
     counts = f"{state.examples - state.skipped} examples run, {state.skipped} unsupported"
-    if state.last is None:
-        nothing_ran = bool(state.examples) and state.skipped == state.examples
-        why = "; ".join(sorted(state.reasons))[:300]
-        invalid = name.startswith("invalid-")
-        return Record(case="generated", impl=impl.name, dtype=dtype, device=device, check=check,
-                      verdict=Verdict.UNSUPPORTED if nothing_ran else Verdict.CONFORMS,
-                      reason=counts + (f" (e.g. {why})" if why else ""),
-                      outcome=Outcome.RAISES if invalid and not nothing_ran else None,
-                      features=_features(name, None, dtype), seed=seed,
-                      origin=Origin.GENERATED)
-    found = state.last
+    if state.last is not None:
+        return _finding_record(impl, name, state.last, dtype, device, seed, counts)
+    nothing_ran = bool(state.examples) and state.skipped == state.examples
+    why = "; ".join(sorted(state.reasons))[:300]
+    invalid = name.startswith("invalid-")
+    return Record(case="generated", impl=impl.name, dtype=dtype, device=device,
+                  check=property_check(name),
+                  verdict=Verdict.UNSUPPORTED if nothing_ran else Verdict.CONFORMS,
+                  reason=counts + (f" (e.g. {why})" if why else ""),
+                  outcome=Outcome.RAISES if invalid and not nothing_ran else None,
+                  features=_features(name, None, dtype), seed=seed, origin=Origin.GENERATED)
+
+
+def _finding_record(impl: Implementation, name: str, found: Finding, dtype: str, device: str,
+                    seed: int | None, counts: str | None = None) -> Record:
+    """The record of one failing example (with a repro when ``counts`` is given: a reported
+    finding, not one the search only weighs)."""
     inner = found.record
     inner_check = inner.check if inner is not None else "value"
-    record = Record(case=found.case.id, impl=impl.name, dtype=dtype, device=device, check=check,
-                    verdict=found.verdict, reason=f"{found.reason} [{counts}]",
-                    case_spec=found.case.to_spec(), features=_features(name, found.case, dtype),
-                    repro=snippet_for(impl, found.case, dtype, device, inner_check),
+    record = Record(case=found.case.id, impl=impl.name, dtype=dtype, device=device,
+                    check=property_check(name), verdict=found.verdict,
+                    reason=found.reason if counts is None else f"{found.reason} [{counts}]",
+                    case_spec=found.case.to_spec(),
+                    features=_features(name, found.case, dtype, inner_check),
+                    repro=None if counts is None else
+                    snippet_for(impl, found.case, dtype, device, inner_check),
                     seed=seed, origin=Origin.GENERATED)
     if inner is not None:
         record.carry_measurements(inner)
@@ -213,10 +298,20 @@ def _record(impl: Implementation, name: str, state: _Search, dtype: str, device:
     return record
 
 
-def _features(name: str, case: Case | None, dtype: str) -> list[str]:
+def _cause(impl: Implementation, name: str, dtype: str,
+           device: str) -> Callable[[Finding], Cause]:
+    """The cause of a failing example of property ``name``, as its record would show it."""
+    def cause(found: Finding) -> Cause:
+        described = cause_of(_finding_record(impl, name, found, dtype, device, None))
+        assert described is not None, found
+        return described
+    return cause
+
+
+def _features(name: str, case: Case | None, dtype: str, check: str = "value") -> list[str]:
     if name.startswith("invalid-"):
         return ["invalid-input", f"dtype-{dtype}"]
-    return features_of(case, dtype) if case is not None else []
+    return features_of(case, dtype, check) if case is not None else []
 
 
 def _invalid_check(impl: Implementation, runner: Runner, dtype: str, device: str) -> Check:
@@ -239,12 +334,14 @@ def property_names() -> list[str]:
 def run_properties(impl: Implementation, *, profile: str = "ci", dtype: str = "float64",
                    device: str = "cpu", seed: int | None = None,
                    only: Collection[str] | None = None,
-                   max_examples: int | None = None,
+                   max_examples: int | None = None, causes: int | None = None,
                    tally: CallTally | None = None) -> list[Record]:
-    """Every property (or those named in ``only``) on ``impl``: one record each.
+    """Every property (or those named in ``only``) on ``impl``: one record per distinct cause
+    found (at most the profile's ``causes``), or one that says it conforms.
 
-    ``max_examples`` overrides the profile's examples per property; ``tally`` counts the calls
-    (and writes into inputs) together with the spec's (``conformance.session``).
+    ``max_examples`` and ``causes`` override the profile's examples per property (per round)
+    and causes per property; ``tally`` counts the calls (and writes into inputs) together with
+    the spec's (``conformance.session``).
     """
     if profile not in PROFILES:
         raise ValueError(f"profile={profile!r} must be one of {', '.join(PROFILES)}")
@@ -258,6 +355,10 @@ def run_properties(impl: Implementation, *, profile: str = "ci", dtype: str = "f
             raise ValueError(f"max_examples={max_examples} must be at least 1")
         prof = replace(prof, differential_examples=max_examples, relation_examples=max_examples,
                        invalid_examples=max_examples)
+    if causes is not None:
+        if causes < 1:
+            raise ValueError(f"causes={causes} must be at least 1")
+        prof = replace(prof, causes=causes)
     if not prof.derandomize and seed is None:
         seed = random.getrandbits(32)
     recorded = None if prof.derandomize else seed
@@ -265,8 +366,9 @@ def run_properties(impl: Implementation, *, profile: str = "ci", dtype: str = "f
     records = []
     for name, strategy, check, examples in _plan(impl, runner, prof, dtype, device):
         if only is None or name in only:
-            state = search(strategy, check, prof, examples, seed)
-            records.append(_record(impl, name, state, dtype, device, recorded))
+            states = search_causes(strategy, check, prof, examples, seed,
+                                   _cause(impl, name, dtype, device))
+            records += [_record(impl, name, state, dtype, device, recorded) for state in states]
     return records
 
 

@@ -5,6 +5,14 @@ Every strategy is a plural noun with keyword-only ``min_*``/``max_*`` bounds, ch
 what kind of each argument to make (the first kind is the simplest, so shrinking goes there),
 then the elements; every ``data.draw`` is labelled. A case's id is derived from its content
 (``gen-`` and the SHA-1 of its spec form), so the same draw always gives the same id.
+
+Hostile values are part of every draw, a fraction of the time (a derandomized ``ci`` run sees a
+few of each, and shrinking leaves them only where a failure needs them): torch's default
+``ignore_index=-100`` is the ignore index drawn most, as padding at the end of a sequence or
+scattered, with any reduction, weight and smoothing; one logit array in ``HOSTILE_ONE_IN`` is of
+a hostile kind (a large common offset, huge gaps, all equal, subnormals); one case in
+``NONFINITE_ONE_IN`` has a NaN or an infinity written into the target class, another class or
+an ignored row. Weights may be zero or negative.
 """
 
 from __future__ import annotations
@@ -24,7 +32,9 @@ from conformance.case import Case, Expect
 from implementations.base import DEFAULT_IGNORE_INDEX, Array, class_axis_of
 
 __all__ = [
+    "HOSTILE_LOGIT_KINDS",
     "INVALID_KINDS",
+    "LOGIT_KINDS",
     "calls",
     "case_id",
     "cases",
@@ -40,9 +50,23 @@ __all__ = [
     "weights",
 ]
 
-LOGIT_KINDS = ("ordinary", "wide", "ties", "neg-inf")
+PLAIN_LOGIT_KINDS = ("ordinary", "wide", "ties", "neg-inf")
+HOSTILE_LOGIT_KINDS = ("offset", "gap", "all-equal", "subnormal")
+LOGIT_KINDS = PLAIN_LOGIT_KINDS + HOSTILE_LOGIT_KINDS
+HOSTILE_ONE_IN = 4  # one logit array in this many is of a hostile kind
+OFFSETS = (1e4, -1e4, 1e6, -1e6)  # added to every logit of an "offset" array
+GAPS = (1e10, -1e10, 1e30, -1e30)  # logits far from the others in a "gap" array
+EQUALS = (0.0, 5.0, -1e4, 1e6)  # every logit of an "all-equal" array
+SUBNORMALS = (5e-324, -5e-324, 1e-310, 1e-40, -1e-45)  # subnormal in float64 or float32
+NONFINITE = (math.nan, math.inf, -math.inf)
+NONFINITE_PLACES = ("target-class", "other-class", "ignored-row")
+NONFINITE_ONE_IN = 5  # one case in this many has a non-finite logit written in
 PROBABILITY_KINDS = ("softmax", "one-hot", "with-zeros", "unnormalized")
-INDEX_KINDS = ("in-range", "some-ignored", "all-ignored")
+INDEX_KINDS = ("in-range", "padded", "some-ignored", "all-ignored")
+INDEX_KIND_WEIGHTS = (2, 4, 2, 1)  # padding with ignore_index is the most common
+#: Which ignore index ``ignore_indices`` draws, with repeats as weights: torch's default -100
+#: more than half the time, first (shrinking goes there).
+IGNORE_KINDS = ("default", "default", "default", "default", "class", "beyond", "negative")
 WEIGHT_KINDS = ("positive", "with-zeros", "negative")
 INVALID_KINDS = ("target-out-of-range", "negative-target", "ignore-index-with-probabilities",
                  "label-smoothing-above-one", "weight-wrong-length", "shape-mismatch")
@@ -133,47 +157,77 @@ def shapes(draw: st.DrawFn, *, min_classes: int = 1, max_classes: int = 8, min_b
     return (batch, n_classes, *extra)
 
 
+def _weighted(kinds: tuple[str, ...], weights: tuple[int, ...]) -> st.SearchStrategy[str]:
+    """One of ``kinds``, each as often as its weight; shrinks towards the first."""
+    return st.sampled_from([k for k, w in zip(kinds, weights, strict=True) for _ in range(w)])
+
+
+ORDINARY = st.floats(-10.0, 10.0, allow_nan=False)
+
+
 def _logit_elements(kind: str) -> st.SearchStrategy[float]:
-    if kind == "wide":
-        return st.floats(-1e4, 1e4, allow_nan=False)
-    if kind == "ties":
-        return st.sampled_from((0.0, 1.0, -1.0, 3.0))
-    ordinary = st.floats(-10.0, 10.0, allow_nan=False)
-    return ordinary if kind == "ordinary" else st.one_of(ordinary, st.just(-math.inf))
+    spread: dict[str, st.SearchStrategy[float]] = {
+        "wide": st.floats(-1e4, 1e4, allow_nan=False),
+        "ties": st.sampled_from((0.0, 1.0, -1.0, 3.0)),
+        "neg-inf": st.one_of(ORDINARY, st.just(-math.inf)),
+        "gap": st.one_of(ORDINARY, st.sampled_from(GAPS)),
+        "subnormal": st.one_of(ORDINARY, st.sampled_from(SUBNORMALS)),
+    }
+    return spread.get(kind, ORDINARY)
 
 
 @st.composite
 def logits(draw: st.DrawFn, shape: tuple[int, ...], *,
            kinds: tuple[str, ...] = LOGIT_KINDS) -> Array:
-    """float64 logits of ``shape``: ordinary, wide (+-1e4), ties, or with ``-inf`` entries."""
+    """float64 logits of ``shape``: ordinary, wide (+-1e4), ties, with ``-inf`` entries, or
+    (one array in ``HOSTILE_ONE_IN``) a large common offset, huge gaps, all equal, or with
+    subnormals."""
     if not kinds or set(kinds) - set(LOGIT_KINDS):
         raise InvalidArgument(f"kinds={kinds!r} must be a non-empty subset of {LOGIT_KINDS}")
-    kind = draw(st.sampled_from(kinds), label="logit kind")
-    return draw(hnp.arrays(np.float64, shape, elements=_logit_elements(kind)), label="logits")
+    weights = tuple(1 if k in HOSTILE_LOGIT_KINDS else HOSTILE_ONE_IN - 1 for k in kinds)
+    kind = draw(_weighted(kinds, weights), label="logit kind")
+    if kind == "all-equal":
+        return np.full(shape, draw(st.sampled_from(EQUALS), label="logit"), dtype=np.float64)
+    x = draw(hnp.arrays(np.float64, shape, elements=_logit_elements(kind)), label="logits")
+    if kind == "offset":
+        x = x + draw(st.sampled_from(OFFSETS), label="offset")
+    return x
 
 
 def ignore_indices(n_classes: int) -> st.SearchStrategy[int]:
-    """torch's default -100, a class in ``[0, C)``, ``C`` or beyond, or another negative."""
+    """torch's default -100 (four times in seven), a class in ``[0, C)``, ``C`` or beyond, or another
+    negative."""
     _check_int("n_classes", n_classes, 1)
-    return st.one_of(st.just(DEFAULT_IGNORE_INDEX), st.integers(0, n_classes - 1),
-                     st.integers(n_classes, n_classes + 3), st.integers(-3, -1))
+    chosen: dict[str, st.SearchStrategy[int]] = {
+        "default": st.just(DEFAULT_IGNORE_INDEX), "class": st.integers(0, n_classes - 1),
+        "beyond": st.integers(n_classes, n_classes + 3), "negative": st.integers(-3, -1)}
+    return st.sampled_from(IGNORE_KINDS).flatmap(chosen.__getitem__)
 
 
 @st.composite
 def class_targets(draw: st.DrawFn, shape: tuple[int, ...], n_classes: int, *,
                   ignore_index: int = DEFAULT_IGNORE_INDEX,
                   kinds: tuple[str, ...] = INDEX_KINDS) -> Array:
-    """int64 class indices in ``[0, C)``, some or all replaced by ``ignore_index``."""
+    """int64 class indices in ``[0, C)``: none ignored, padded (the last positions of the last
+    axis are ``ignore_index``, as a batch of sequences is), some or all ignored."""
     _check_int("n_classes", n_classes, 1)
     if not kinds or set(kinds) - set(INDEX_KINDS):
         raise InvalidArgument(f"kinds={kinds!r} must be a non-empty subset of {INDEX_KINDS}")
-    kind = draw(st.sampled_from(kinds), label="target kind")
+    weights = tuple(dict(zip(INDEX_KINDS, INDEX_KIND_WEIGHTS, strict=True))[k] for k in kinds)
+    kind = draw(_weighted(kinds, weights), label="target kind")
     if kind == "all-ignored":
         return np.full(shape, ignore_index, dtype=np.int64)
     elements = st.integers(0, n_classes - 1)
     if kind == "some-ignored":
         elements = st.one_of(elements, st.just(ignore_index))
-    return draw(hnp.arrays(np.int64, shape, elements=elements), label="class targets")
+    target = draw(hnp.arrays(np.int64, shape, elements=elements), label="class targets")
+    if kind == "padded" and target.size:
+        if not shape:
+            return np.full((), ignore_index, dtype=np.int64)
+        pad = draw(st.integers(1, shape[-1]), label="padding")
+        target = target.copy()
+        target[..., shape[-1] - pad:] = ignore_index
+    return target
 
 
 def _softmax(x: Array, axis: int) -> Array:
@@ -269,7 +323,37 @@ def cases(draw: st.DrawFn, *, min_classes: int = 1, max_classes: int = 8, min_ba
                       label="weight")
     reduction = reduction or draw(reductions(), label="reduction")
     smoothing = draw(label_smoothings(interior=interior_smoothings), label="label_smoothing")
+    x = _with_nonfinite(draw, x, target, None if probabilities else ignore_index)
     return make_case(x, target, weight, ignore_index, reduction, smoothing)
+
+
+def _with_nonfinite(draw: st.DrawFn, x: Array, target: Array, ignore_index: int | None) -> Array:
+    """``x``, or (one case in ``NONFINITE_ONE_IN``) ``x`` with a NaN or an infinity written into
+    one row's target class (for probabilities, its most probable class), another class, or an
+    ignored row. ``ignore_index`` is ``None`` for probability targets."""
+    rare = draw(st.integers(0, NONFINITE_ONE_IN - 1), label="non-finite") == NONFINITE_ONE_IN - 1
+    if not rare or not x.size:
+        return x
+    place = draw(st.sampled_from(NONFINITE_PLACES), label="non-finite place")
+    value = draw(st.sampled_from(NONFINITE), label="non-finite value")
+    axis = class_axis_of(x.shape)
+    rows = np.moveaxis(x, axis, -1).reshape(-1, x.shape[axis]).copy()
+    if ignore_index is None:
+        hot = np.argmax(np.moveaxis(target, axis, -1).reshape(rows.shape), axis=1)
+        ignored = np.zeros(len(rows), dtype=bool)
+    else:
+        hot, ignored = target.reshape(-1), target.reshape(-1) == ignore_index
+    eligible = np.flatnonzero(ignored if place == "ignored-row" else ~ignored)
+    if not eligible.size or (place == "other-class" and rows.shape[1] < 2):
+        return x
+    row = int(eligible[draw(st.integers(0, eligible.size - 1), label="non-finite row")])
+    column = 0 if place == "ignored-row" else int(hot[row])
+    if place == "other-class":
+        column = (column + draw(st.integers(1, rows.shape[1] - 1), label="other class")) % \
+            rows.shape[1]
+    rows[row, column] = value
+    moved = np.moveaxis(x, axis, -1).shape
+    return np.moveaxis(rows.reshape(moved), -1, axis)
 
 
 def calls(**bounds: Any) -> st.SearchStrategy[dict[str, Any]]:

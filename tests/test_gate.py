@@ -161,6 +161,17 @@ def test_an_entry_without_a_reason_is_a_usage_error(capsys, tmp_path):
     ("implementation: torch\ndivergences: []\n", "not of 'wrong-sum'"),
     ("divergences:\n  - select: {check: valeu}\n    reason: r\n", "check='valeu' matches none"),
     ("divergences:\n  - select: {dtype: float8}\n    reason: r\n", "dtype='float8' matches none"),
+    ("divergences:\n  - select: {check: value, case: gen-*}\n    reason: r\n",
+     "case='gen-\\*' matches generated case ids"),
+    ("divergences:\n  - select: {check: 'property:shift', case: 'mini-*'}\n    reason: r\n",
+     "'case' in an entry for generated checks"),
+    ("divergences:\n  - select: {signature: 'property:shift / diverges / value / x', "
+     "case: 'mini-*'}\n    reason: r\n", "'case' in an entry for generated checks"),
+    ("divergences:\n  - select: {signature: 'property:shift / diverges'}\n    reason: r\n",
+     "must read 'check / verdict / outcome / features'"),
+    ("divergences:\n  - select: {signature: 'property:shift / diverged / value / x'}\n"
+     "    reason: r\n", "its verdict='diverged' matches none"),
+    ("divergences:\n  - select: {outcome: valeu}\n    reason: r\n", "outcome='valeu' matches"),
 ])
 def test_malformed_files_name_the_line(capsys, tmp_path, text, problem):
     path = write(tmp_path, text)
@@ -226,3 +237,44 @@ def test_run_marks_divergences_known_by_a_given_expectations_file(tmp_path, caps
     diverging = [r for r in records if r["verdict"] == "diverges"]
     assert diverging
     assert {r["expected_reason"] for r in diverging} == {"sums come out 1.5 times too large"}
+
+
+# --- generated findings, selected by their cause signature ------------------------------------
+
+TWO_CAUSES = "tests.helpers.two_causes:"
+SUM_SIGNATURE = "property:differential / diverges / value / indices,reduction-sum"
+PADDING_SIGNATURE = "property:differential / diverges / value / indices,ignore-index,*"
+
+
+def signatures(*patterns: str) -> str:
+    entries = "".join(f"  - select: {{signature: {p!r}}}\n    reason: r{i}\n"
+                      for i, p in enumerate(patterns))
+    return "divergences:\n" + SUM_ENTRY.replace("check: value", "check: [value, invalid]") + \
+        entries
+
+
+def gate_properties(capsys: pytest.CaptureFixture[str], impl: str,
+                    *args: str | Path) -> tuple[int, str]:
+    status = main(["gate", "--impl", TWO_CAUSES + impl, "--spec", str(MINI_SPEC),
+                   "--no-gradients", *map(str, args)])
+    return status, capsys.readouterr().out
+
+
+def test_a_known_signature_covers_its_generated_finding(capsys, tmp_path):
+    path = write(tmp_path, signatures(SUM_SIGNATURE))
+    status, out = gate_properties(capsys, "WrongSumOnly", "--expectations", path, "--strict")
+    assert status == 0, out
+
+
+def test_a_new_signature_in_a_property_with_a_known_one_fails_the_gate(capsys, tmp_path):
+    """Both implementations get the sum wrong, and the file knows that cause; the second also
+    miscounts padding in a mean: a cause of its own in the same property, which must fail."""
+    path = write(tmp_path, signatures(SUM_SIGNATURE))
+    status, out = gate_properties(capsys, "WrongSumAndPadding", "--expectations", path)
+    assert status == 1, out
+    assert out.count("NEW wrong on valid input: wrong-sum-and-padding · property:differential") \
+        == 1, out
+    both = write(tmp_path, signatures(SUM_SIGNATURE, PADDING_SIGNATURE))
+    status, out = gate_properties(capsys, "WrongSumAndPadding", "--expectations", both,
+                                  "--strict")
+    assert status == 0, out

@@ -84,12 +84,33 @@ def _elements(record: Record) -> int:
 @pytest.mark.parametrize("impl", [ForgetsWeightDenominator(), SmoothsOverOtherClasses()],
                          ids=lambda i: i.name)
 def test_wrong_implementation_is_caught_and_shrunk(impl: Any) -> None:
-    (record,) = run_properties(impl, only=["differential"])
-    assert record.verdict == "diverges", record.reason
-    assert record.origin == "generated"
-    assert _elements(record) <= 12, record.case_spec
-    assert record.repro is not None
-    assert "implementations.load" in record.repro
+    records = run_properties(impl, only=["differential"])
+    assert records, impl.name
+    for record in records:
+        assert record.verdict == "diverges", record.reason
+        assert record.origin == "generated"
+        assert _elements(record) <= 12, record.case_spec
+        assert record.repro is not None
+        assert "implementations.load" in record.repro
+
+
+def test_each_distinct_cause_gets_a_record_of_its_own() -> None:
+    """Two faults in one property: the search goes on past the first shrunk one and reports
+    the other, each under its own shrunk case, signature and key."""
+    from tests.helpers.two_causes import WrongSumAndPadding, WrongSumOnly
+
+    records = run_properties(WrongSumAndPadding(), only=["differential"])
+    signatures = [r.signature for r in records]
+    assert len(records) == 2, signatures
+    assert len(set(signatures)) == len({r.key for r in records}) == 2
+    assert any("reduction-sum" in (s or "") for s in signatures), signatures
+    assert any("ignore-index" in (s or "") for s in signatures), signatures
+    again = [r.as_dict() for r in run_properties(WrongSumAndPadding(), only=["differential"])]
+    assert again == [r.as_dict() for r in records]
+    assert [r.signature for r in run_properties(WrongSumOnly(), only=["differential"])] == \
+        [s for s in signatures if "reduction-sum" in (s or "")]
+    (first,) = run_properties(WrongSumAndPadding(), only=["differential"], causes=1)
+    assert first.as_dict() == records[0].as_dict()
 
 
 def test_reference_passes_every_property() -> None:
@@ -130,10 +151,11 @@ def test_reference_raises_on_every_invalid_kind() -> None:
 
 
 def test_explore_profile_records_its_seed() -> None:
-    (record,) = run_properties(ForgetsWeightDenominator(), profile="explore", seed=7,
-                               only=["differential"])
-    assert record.seed == 7
-    assert record.verdict == "diverges"
+    records = run_properties(ForgetsWeightDenominator(), profile="explore", seed=7,
+                             only=["differential"], max_examples=60)
+    assert records
+    assert {r.seed for r in records} == {7}
+    assert {r.verdict for r in records} == {"diverges"}
 
 
 def test_unknown_property_or_profile_is_refused() -> None:
@@ -141,12 +163,14 @@ def test_unknown_property_or_profile_is_refused() -> None:
         run_properties(NeverRaises(), only=["nope"])
     with pytest.raises(ValueError, match="profile"):
         run_properties(NeverRaises(), profile="fast")
+    with pytest.raises(ValueError, match="causes"):
+        run_properties(NeverRaises(), causes=0)
 
 
 def test_promote_appends_a_loadable_case(tmp_path: Path) -> None:
     from conformance.spec import default_spec_path, load_spec
 
-    (record,) = run_properties(ForgetsWeightDenominator(), only=["differential"])
+    record = run_properties(ForgetsWeightDenominator(), only=["differential"])[0]
     spec = tmp_path / "cross_entropy.yaml"
     spec.write_text(default_spec_path().read_text(encoding="utf-8"), encoding="utf-8")
     data = record.as_dict()

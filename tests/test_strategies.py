@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 import numpy as np
@@ -12,7 +13,9 @@ from hypothesis.errors import InvalidArgument
 
 from conformance import strategies as cst
 from conformance.case import Case
+from conformance.signature import value_traits
 from implementations import reference as ref
+from implementations.base import DEFAULT_IGNORE_INDEX, class_axis_of
 
 
 def _draw(strategy: st.SearchStrategy[Any]) -> Any:
@@ -107,3 +110,49 @@ def test_case_id_is_content_derived_and_sees_shapes() -> None:
     again = cst.make_case(np.zeros((0, 2)), np.zeros((0,), dtype=np.int64))
     assert a.id != b.id
     assert a.id == again.id
+
+
+def _hostile_tally(n: int) -> Counter[str]:
+    """What ``n`` derandomized draws of the ci-sized ``cases()`` hold (one count per case)."""
+    seen: Counter[str] = Counter()
+
+    @settings(max_examples=n, deadline=None, database=None, derandomize=True,
+              suppress_health_check=list(HealthCheck))
+    @given(cst.cases(max_classes=5, max_batch=3, max_extra_dims=2, max_side=2,
+                     max_elements=36))
+    def tally(case: Case) -> None:
+        found = set(value_traits(case.input, case.weight))
+        seen.update(found | {"case"})
+        # Hypothesis draws subnormal floats of its own, and -inf logits are a kind of old
+        seen.update({"hostile"} if found - {"logits-neg-inf", "logits-subnormal"} else set())
+        x = case.input
+        if x.size and np.all(x == x.reshape(-1)[0]):
+            seen["all-equal"] += 1
+        if case.target_kind == "indices":
+            ignored = np.asarray(case.target == DEFAULT_IGNORE_INDEX)
+            pad = bool(ignored.any()) and case.ignore_index == DEFAULT_IGNORE_INDEX
+            seen.update({"indices"} | ({f"pad-{case.reduction}",
+                                         f"pad-weight-{case.weight is not None}",
+                                         f"pad-smoothing-{case.label_smoothing > 0}"}
+                                        if pad else set()))
+            axis = class_axis_of(x.shape)
+            rows = np.moveaxis(x, axis, -1).reshape(ignored.size, x.shape[axis])
+            if pad and not np.isfinite(rows[ignored.reshape(-1)]).all():
+                seen["non-finite-in-ignored-row"] += 1
+
+    tally()
+    return seen
+
+
+def test_hostile_values_are_drawn_a_fraction_of_the_time() -> None:
+    """-100 padding is common, with every reduction, with and without weights and smoothing;
+    NaN, infinities, offsets, subnormals, equal logits and zero or negative weights all occur,
+    in a minority of cases (the ci profile stays an ordinary search)."""
+    seen = _hostile_tally(600)
+    assert seen["pad-mean"] + seen["pad-sum"] + seen["pad-none"] >= 0.15 * seen["indices"], seen
+    for wanted in ("pad-mean", "pad-sum", "pad-none", "pad-weight-True", "pad-weight-False",
+                   "pad-smoothing-True", "pad-smoothing-False", "logits-nan", "logits-inf",
+                   "logits-neg-inf", "logits-large", "logits-subnormal", "weight-zero",
+                   "weight-negative", "all-equal", "non-finite-in-ignored-row"):
+        assert seen[wanted] >= 1, (wanted, seen)
+    assert seen["hostile"] <= 0.5 * seen["case"], seen
