@@ -195,8 +195,8 @@ def logits(draw: st.DrawFn, shape: tuple[int, ...], *,
 
 
 def ignore_indices(n_classes: int) -> st.SearchStrategy[int]:
-    """torch's default -100 (four times in seven), a class in ``[0, C)``, ``C`` or beyond, or another
-    negative."""
+    """torch's default -100 (four times in seven), a class in ``[0, C)``, ``C`` or beyond, or
+    another negative."""
     _check_int("n_classes", n_classes, 1)
     chosen: dict[str, st.SearchStrategy[int]] = {
         "default": st.just(DEFAULT_IGNORE_INDEX), "class": st.integers(0, n_classes - 1),
