@@ -184,3 +184,19 @@ def test_promote_appends_a_loadable_case(tmp_path: Path) -> None:
     loaded = {c.id: c for c in load_spec(spec)}
     assert loaded[case_id].source == "generated (seed 3)"
     assert "generated" in loaded[case_id].tags
+
+
+def test_distinct_causes_do_not_depend_on_jobs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The search for further causes is as deterministic as the first: ``-j 1`` and ``-j 2``
+    (workers side by side) give the same records, every cause included."""
+    from conformance import session
+    from conformance.session import Plan
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent.parent))
+    names = [f"tests.helpers.two_causes:{n}" for n in ("WrongSumAndPadding", "WrongSumOnly")]
+    plan = Plan(cases=(), profile="ci", timeout=120.0)
+    one, two = (session.run(names, plan, jobs=jobs) for jobs in (1, 2))
+    dicts = [[r.as_dict() for r in result.records] for result in one]
+    assert dicts == [[r.as_dict() for r in result.records] for result in two]
+    differential = [r for r in one[0].records if r.check == "property:differential"]
+    assert len({r.signature for r in differential}) == 2, [r.signature for r in differential]
