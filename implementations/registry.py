@@ -6,10 +6,16 @@ the tests (which framework modules to skip on), and the reproduction snippets (h
 a framework's own loss). Adding a built-in backend is one adapter module, one ``Backend`` row
 here, and its expectations file ``expectations/<name>.yaml``.
 
+A row with ``default=False`` (``torch.compile``: inductor compiles each configuration in
+seconds on the CPU) is left out of the main job, ``names()``: ``ce-conformance run`` without
+``--impl`` and ``.ci/run``'s gates. Everything else keeps it (``builtin_names()``): it loads by
+name, runs in its nox group's ``backend`` session (so the published matrix has it) and has a
+``gate`` session (a workflow job) of its own.
+
 This module imports nothing but the standard library, so that nox and CI can read it without
 installing the project::
 
-    python implementations/registry.py names          # built-in names, one a line
+    python implementations/registry.py names          # the main job's built-in names, one a line
     python implementations/registry.py github-matrix  # session=[...] and impl=[...] (JSON),
                                                       # lines for $GITHUB_OUTPUT
 """
@@ -55,6 +61,10 @@ class Backend:
     modules: tuple[str, ...] = ()  # the framework modules it imports (tests skip without them)
     devices: tuple[str, ...] = ("cpu",)  # the devices it can use where the framework sees them
     native: Native | None = None  # its framework's own call, when it wraps one
+    # In the main job (``ce-conformance run`` without ``--impl``, and ``.ci/run``'s gates).
+    # False: too slow for every CI run; run when named, by its nox group's session (and so in
+    # the published matrix) and by its own gate session.
+    default: bool = True
 
 
 @dataclass(frozen=True)
@@ -112,6 +122,8 @@ BUILTINS: tuple[Backend, ...] = (
     Backend("reference", "implementations.reference:ReferenceImplementation", "reference"),
     Backend("torch", "implementations.torch_native:TorchImplementation", "torch",
             extra="torch", modules=("torch",), devices=GPU),
+    Backend("torch.compile", "implementations.torch_compile:TorchCompile", "torch",
+            extra="torch", modules=("torch",), devices=GPU, default=False),
     Backend("jax", "implementations.jax_port:JaxPortImplementation", "jax",
             extra="jax", modules=("jax",), devices=GPU),
     Backend("jax.optax", "implementations.optax_native:OptaxImplementation", "jax",
@@ -120,7 +132,11 @@ BUILTINS: tuple[Backend, ...] = (
     # (implementations.jax_x64_off, implementations.keras_variants); rows stay in group order.
     Backend("jax.x64-off", "implementations.jax_x64_off:JaxX64Off", "jax",
             extra="jax", modules=("jax",), devices=GPU),
+    Backend("jax.eager", "implementations.execution_modes:JaxEager", "jax",
+            extra="jax", modules=("jax",), devices=GPU),
     Backend("tensorflow", "implementations.tf_port:TfPortImplementation", "tensorflow",
+            extra="tensorflow", modules=("tensorflow",), devices=GPU),
+    Backend("tensorflow.function", "implementations.execution_modes:TfFunction", "tensorflow",
             extra="tensorflow", modules=("tensorflow",), devices=GPU),
     Backend("tensorflow.nn", "implementations.tf_native:TfNnImplementation", "tensorflow",
             extra="tensorflow", modules=("tensorflow",), devices=GPU, native=_TF_NN),
@@ -144,7 +160,14 @@ PLUGINS: tuple[Plugin, ...] = (
 
 
 def names() -> list[str]:
-    """The built-in implementations' names, in the table's order."""
+    """The main job's implementations (rows with ``default``), in the table's order: what
+    ``ce-conformance run`` runs without ``--impl`` and what ``.ci/run`` gates."""
+    return [row.name for row in BUILTINS if row.default]
+
+
+def builtin_names() -> list[str]:
+    """Every built-in implementation's name, in the table's order (``implementations.load``
+    knows them all; the rows without ``default`` run when named)."""
     return [row.name for row in BUILTINS]
 
 
@@ -177,8 +200,9 @@ def merged_groups() -> list[str]:
 
 
 def gated() -> list[str]:
-    """The implementations gated in CI: every built-in and every merged plugin."""
-    return names() + [plugin.name for plugin in PLUGINS if plugin.merged]
+    """The implementations gated in CI, one gate session (workflow job) each: every built-in
+    (the main job's and the others) and every merged plugin."""
+    return builtin_names() + [plugin.name for plugin in PLUGINS if plugin.merged]
 
 
 def github_matrix() -> dict[str, list[str]]:

@@ -32,7 +32,7 @@ from implementations import frameworks, reference, registry
 from implementations._dtypes import numpy_dtype
 from implementations.base import Call, Unsupported, available_reason, devices_of
 
-PORTS = ("jax", "tensorflow")
+PORTS = ("jax", "jax.eager", "tensorflow", "tensorflow.function")  # the ports, in each mode
 NATIVES = ("jax.optax", "tensorflow.nn", "keras")
 MODULES = {row.name: row.modules for row in registry.BUILTINS}
 C = 5

@@ -43,14 +43,29 @@ def test_every_row_loads_or_names_its_extra(row: registry.Backend) -> None:
 
 
 def test_names_are_unique_and_builtin_derives_from_the_rows() -> None:
-    names = registry.names()
+    names = registry.builtin_names()
     assert len(names) == len(set(names))
     assert list(implementations.BUILTIN) == names
     assert implementations.known_names()[:len(names)] == names
 
 
+def test_the_main_job_runs_the_default_rows_only() -> None:
+    """``names()`` (the main job: ``ce-conformance run`` without ``--impl``, ``.ci/run``'s
+    gates) leaves out the rows without ``default``; every other list keeps them: they load by
+    name, run in their nox group's session and have a gate session of their own."""
+    from conformance.commands.options import session_names
+
+    slow = [row.name for row in registry.BUILTINS if not row.default]
+    assert "torch.compile" in slow
+    assert registry.names() == [n for n in registry.builtin_names() if n not in slow]
+    assert session_names(None) == registry.names()
+    assert session_names(["torch.compile"]) == ["torch.compile"]
+    assert set(slow) <= set(registry.gated())
+    assert set(slow) <= {name for names in registry.groups().values() for name in names}
+
+
 def test_every_builtin_has_an_expectations_file() -> None:
-    for name in registry.names():
+    for name in registry.builtin_names():
         assert (ROOT / "expectations" / f"{name}.yaml").is_file(), name
 
 
