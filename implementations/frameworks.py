@@ -10,6 +10,14 @@ whole process, once; later calls return the module.
   ``jax_x64_off()`` is the one exception: a context in which JAX runs at its default
   (``jax.enable_x64(False)``, a thread-local scope that jit caches key on), for the
   ``jax.x64-off`` variant; the process-wide flag stays on for every other user.
+* ``jax()`` also turns on JAX's persistent compilation cache, so that compiled programs outlive
+  the process (a ``ci`` run compiles a few hundred small programs at 0.1-0.3 s each; the
+  workers, the tests and the gates then share them). The folder is ``CE_CONFORMANCE_JAX_CACHE``
+  when set (empty, ``0`` or ``off``: no cache), else ``$XDG_CACHE_HOME/ce-conformance/jax``
+  (``~/.cache/...``). Every program is stored, however fast it compiled. A folder the user gave
+  JAX itself (``JAX_COMPILATION_CACHE_DIR``) is left as it is, with JAX's own thresholds. JAX
+  keys entries on the program, its compile options and jax/jaxlib versions, and a cached
+  executable computes what a fresh compilation of the same program computes.
 * ``tensorflow()`` and ``jax()``: both frameworks' C++ logs read ``TF_CPP_MIN_LOG_LEVEL``
   (TensorFlow logs one warning per invalid label). Before the first import it is set to ``2``
   (errors only) unless the user chose a level. JAX would otherwise set ``1`` on import, which
@@ -28,6 +36,7 @@ import os
 import sys
 from contextlib import AbstractContextManager
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 from implementations.base import NotInstalledError
@@ -64,7 +73,30 @@ def jax() -> Any:
     _quiet_cpp_logs()
     module = require("jax", extra="jax")
     module.config.update("jax_enable_x64", True)
+    _persistent_cache(module.config)
     return module
+
+
+JAX_CACHE_VARIABLE = "CE_CONFORMANCE_JAX_CACHE"
+
+
+def jax_cache_dir() -> Path | None:
+    """The persistent compilation cache's folder for ``jax()``, or ``None`` when turned off."""
+    chosen = os.environ.get(JAX_CACHE_VARIABLE)
+    if chosen is not None:
+        return None if chosen.strip().lower() in ("", "0", "off") else Path(chosen)
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "ce-conformance" / "jax"
+
+
+def _persistent_cache(config: Any) -> None:
+    """Store every compiled program in ``jax_cache_dir()``, unless the user set JAX's own."""
+    folder = jax_cache_dir()
+    if folder is None or config.jax_compilation_cache_dir is not None:
+        return
+    config.update("jax_compilation_cache_dir", str(folder))
+    config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    config.update("jax_persistent_cache_min_entry_size_bytes", 0)
 
 
 def jax_x64_off() -> AbstractContextManager[Any]:

@@ -5,8 +5,13 @@ gather, over rows: the input is moved to ``(M, C)`` with the class axis last, so
 serves ``(C)``, ``(N, C)`` and ``(N, C, d1, ..., dk)``. Arguments are checked on the host
 first (``implementations.torch_rules``), since a compiled function cannot raise on data.
 
-Compilation is cached by ``jax.jit`` itself: the ``Plan`` is a static argument and ``weight=None``
-is a different pytree from an array, so each (plan, shapes, dtypes, has-weight) compiles once.
+Compilation is cached by ``jax.jit`` itself, keyed on the static ``Plan`` and the shapes and
+dtypes; ``implementations.frameworks.jax()`` keeps the compiled programs on disk too. What need
+not be static is traced, so that one program serves more calls: ``ignore_index`` is an argument
+(the plan's is blanked; a comparison, the same bits traced or constant). Weights stay a pytree
+choice: passing weights of 1 for none, which would save a fifth of the programs, changes XLA's
+fusion of the sums and with it the last bits of a loss (measured: 1-2 ulp, and NaN's sign). The
+smoothing stays static too: ``implementations._port`` branches on it.
 Every step runs in the requested dtype, as torch's CPU kernels do: a float16 sum past 65504
 overflows, as on torch's CPU (torch's CUDA kernels accumulate half precision in float32).
 A compilation costs 0.1-0.5 s, a compiled (4, 5) call about 0.25 ms on CPU.
@@ -27,7 +32,7 @@ from implementations import frameworks
 from implementations._adapter import Adapter, Arguments, Result
 from implementations._convert import canonical_device
 from implementations._port import reduce_index_terms, reduce_probability_terms
-from implementations.base import Call
+from implementations.base import DEFAULT_IGNORE_INDEX, Array, Call
 from implementations.torch_rules import Plan, plan_call
 
 
@@ -46,11 +51,12 @@ def _log_softmax(logits: Any) -> Any:
     return frameworks.jax().nn.log_softmax(logits, axis=-1) if logits.shape[1] else logits
 
 
-def _index_losses(logp: Any, target: Any, weight: Any | None, plan: Plan) -> tuple[Any, ...]:
+def _index_losses(logp: Any, target: Any, weight: Any | None,
+                  ignore_index: Any) -> tuple[Any, ...]:
     """Per row: ``-w[y] log p[y]``, the smoothing term ``-sum_c w[c] log p[c]``, and ``w[y]``."""
     jnp = _jnp()
     rows, n_classes = logp.shape
-    valid = target != plan.ignore_index
+    valid = target != ignore_index
     safe = jnp.where(valid, target, 0)
     zeros = jnp.zeros(rows, logp.dtype)
     picked = jnp.take_along_axis(logp, safe[:, None], axis=1)[:, 0] if n_classes else zeros
@@ -64,8 +70,9 @@ def _index_losses(logp: Any, target: Any, weight: Any | None, plan: Plan) -> tup
     return nll, jnp.where(valid, smooth, 0.0), w_y
 
 
-def _index_loss(logp: Any, target: Any, weight: Any | None, plan: Plan) -> Any:
-    nll, smooth, w_y = _index_losses(logp, target, weight, plan)
+def _index_loss(logp: Any, target: Any, weight: Any | None, ignore_index: Any,
+                plan: Plan) -> Any:
+    nll, smooth, w_y = _index_losses(logp, target, weight, ignore_index)
     return reduce_index_terms(nll, smooth, w_y, plan, _jnp().sum)
 
 
@@ -75,20 +82,29 @@ def _probability_loss(logp: Any, target: Any, weight: Any | None, plan: Plan) ->
                                     lambda: jnp.asarray(jnp.nan, logp.dtype))
 
 
-def _loss(x: Any, target: Any, weight: Any | None, plan: Plan) -> Any:
-    """torch's loss for arrays already on their device, in ``x``'s dtype."""
+def _loss(x: Any, target: Any, weight: Any | None, ignore_index: Any, plan: Plan) -> Any:
+    """torch's loss for arrays already on their device, in ``x``'s dtype (``ignore_index``
+    traced: see the module docstring)."""
     logp = _log_softmax(_rows(x, plan.class_axis))
     if plan.probabilities:
         loss = _probability_loss(logp, _rows(target, plan.class_axis), weight, plan)
     else:
-        loss = _index_loss(logp, target.reshape(-1), weight, plan)
+        loss = _index_loss(logp, target.reshape(-1), weight, ignore_index, plan)
     out_shape = x.shape[:plan.class_axis] + x.shape[plan.class_axis + 1:]
     return loss.reshape(out_shape) if plan.reduction == "none" else loss
 
 
-def _summed_loss(x: Any, target: Any, weight: Any | None, plan: Plan) -> tuple[Any, Any]:
-    loss = _loss(x, target, weight, plan)
+def _summed_loss(x: Any, target: Any, weight: Any | None, ignore_index: Any,
+                 plan: Plan) -> tuple[Any, Any]:
+    loss = _loss(x, target, weight, ignore_index, plan)
     return _jnp().sum(loss), loss
+
+
+def _traced(plan: Plan) -> tuple[Array, Plan]:
+    """``ignore_index`` as an array, and the plan with its ``ignore_index`` blanked: what the
+    compiled programs take."""
+    return np.asarray(plan.ignore_index, np.int64), \
+        plan._replace(ignore_index=DEFAULT_IGNORE_INDEX)
 
 
 class JaxPortImplementation(Adapter):
@@ -113,7 +129,8 @@ class JaxPortImplementation(Adapter):
         x, t, w = args.cast()
         plan, t = plan_call(x, t, w, args.ignore_index, args.reduction, args.label_smoothing,
                             gradient=call.gradient)
-        arrays = frameworks.jax().device_put((x, t, w), _device(args.device))
+        ignore_index, plan = _traced(plan)
+        arrays = frameworks.jax().device_put((x, t, w, ignore_index), _device(args.device))
         if not call.gradient:
             return np.asarray(self._jit_loss(*arrays, plan=plan)), None
         (_, loss), grad = self._jit_grad(*arrays, plan=plan)
