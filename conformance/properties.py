@@ -190,15 +190,16 @@ def _first_new(found: Finding | Sequence[Finding] | None, known: Known) -> Findi
 def search_causes(strategy: st.SearchStrategy[Any] | list[st.SearchStrategy[Any]],
                   check: Check, profile: Profile, examples: int, seed: int | None,
                   cause: Callable[[Finding], Cause]) -> list[_Search]:
-    """Rounds of ``search``, each with the causes of the earlier ones excluded, until a round
-    finds no new cause, one finds a fault (a crash or a hang ends the search), or
-    ``profile.causes`` are found. One state per cause found, or the one round's that found
-    nothing."""
+    """Rounds of ``search`` (``profile.causes`` at most), each with the causes found so far
+    excluded, until a round finds nothing new or finds a fault (a crash or a hang ends the
+    search). A cause that covers an earlier one replaces it: the first shrunk example is often
+    a degenerate instance (an empty batch) of a cause a later round finds in general. One state
+    per distinct cause, or the one round's that found nothing."""
     found: list[_Search] = []
-    causes: list[Cause] = []
-    while len(found) < profile.causes:
-        state = search(strategy, check, profile, examples, seed,
-                       lambda f: any(c.covers(cause(f)) for c in causes), round=len(found))
+    for round in range(profile.causes):
+        causes = [cause(s.last) for s in found if s.last is not None]
+        state = search(strategy, check, profile, examples, seed, _excluding(causes, cause),
+                       round)
         if state.last is None:
             return found or [state]
         if isinstance(strategy, list):
@@ -206,11 +207,15 @@ def search_causes(strategy: st.SearchStrategy[Any] | list[st.SearchStrategy[Any]
         new = cause(state.last)
         if any(c.covers(new) for c in causes):  # the shrinker came back to a known cause
             break
-        found.append(state)
-        causes.append(new)
+        found = [s for s, c in zip(found, causes, strict=True) if not new.covers(c)] + [state]
         if state.last.fault is not None:
             break
     return found
+
+
+def _excluding(causes: Sequence[Cause], cause: Callable[[Finding], Cause]) -> Known:
+    """Whether one of ``causes`` covers a failure."""
+    return lambda found: any(c.covers(cause(found)) for c in causes)
 
 
 #: What a stratified search fixes and its shrinker so cannot drop, simplest first.
@@ -229,8 +234,7 @@ def _generalized(found: Finding, check: Check, cause: Callable[[Finding], Cause]
             continue
         fields = {"input": case.input, "target": case.target, **case.kwargs(), **changes}
         try:
-            variant = _first_new(check(make_case(**fields)),
-                                 lambda f: any(c.covers(cause(f)) for c in causes))
+            variant = _first_new(check(make_case(**fields)), _excluding(causes, cause))
         except (Unsupported, Fault):
             continue
         if variant is not None and variant.fault is None and \
