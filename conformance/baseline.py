@@ -6,18 +6,18 @@ far less accurate than torch on the same input (a log-sum-exp formed without the
 row maximum, a float16 sum accumulated in float16). To see that, every value and gradient
 check of a spec case is also run on torch, the specification, with the same arguments in the
 same dtype on the same device (in a worker of its own, like every implementation), and both
-results are compared with the reference element by element:
+results are compared with the reference, normwise (the largest error over the output's
+elements, as a numerical analyst compares two algorithms):
 
 * elements the bound allows to be 0 (the reference value is no larger than the allowed
   error) are left out: there the model cannot tell accurate from inaccurate, and returning 0
   is what XLA's and TensorFlow's flush-to-zero of tiny results does on CPU;
-* torch's error on each element is floored at half a spacing of the output dtype at the
+* torch's largest error is floored at half a spacing of the dtype at the output's largest
   reference value (the rounding any returned number incurs), so an exact torch does not make
-  every error infinitely worse;
-* the implementation's error there, divided by that, is how many times torch's error it is;
-  the largest quotient (on one element) is the record's ``vs_torch``, and ``vs_used`` and
-  ``torch_used`` are the implementation's and torch's errors on that element as fractions of
-  its bound;
+  every error infinitely worse, and a tiny element's last bits do not count;
+* the implementation's largest error divided by that is how many times torch's error it is,
+  the record's ``vs_torch``; ``vs_used`` and ``torch_used`` are each one's largest error as
+  a fraction of the bound on its element;
 * a result within the bound that is ``LESS_ACCURATE_RATIO`` (32) times torch's error or more
   is ``less-accurate``: an accuracy finding (``conformance.severity``), the mildest but one.
 
@@ -164,11 +164,11 @@ class LazyBaseline:
 
 @dataclass(frozen=True)
 class Versus:
-    """An implementation's error against torch's on the same element (module docstring)."""
+    """An implementation's error against torch's on the same output (module docstring)."""
 
-    ratio: float  # the implementation's error in multiples of torch's (floored) error
-    used: float  # the implementation's error there as a fraction of the bound
-    torch_used: float  # torch's error there as a fraction of the bound
+    ratio: float  # the implementation's largest error in multiples of torch's (floored)
+    used: float  # the implementation's largest error as a fraction of the bound there
+    torch_used: float  # torch's largest error as a fraction of the bound there
 
     @property
     def less_accurate(self) -> bool:
@@ -178,8 +178,8 @@ class Versus:
 
 def versus(actual: Array, torch_out: Array | None, expected: Array, allowed: Array,
            dtype: str) -> Versus | None:
-    """Compare ``actual`` and torch's ``torch_out`` with the reference ``expected`` on the
-    elements where all three are finite and the bound does not allow 0 (``|expected| >
+    """Compare ``actual`` and torch's ``torch_out`` with the reference ``expected``, normwise,
+    on the elements where all three are finite and the bound does not allow 0 (``|expected| >
     allowed``); ``None`` when there is nothing to compare."""
     if torch_out is None:
         return None
@@ -192,11 +192,11 @@ def versus(actual: Array, torch_out: Array | None, expected: Array, allowed: Arr
     if not np.any(resolved):
         return None
     a, t, e, bound = a[resolved], t[resolved], e[resolved], bound[resolved]
-    floor = ulp(e, dtype) / 2
-    theirs = np.maximum(np.abs(t - e), floor)
-    ratios = np.abs(a - e) / theirs
-    i = int(np.argmax(ratios))
-    return Versus(float(ratios[i]), _used(a[i] - e[i], bound[i]), _used(t[i] - e[i], bound[i]))
+    mine, theirs = np.abs(a - e), np.abs(t - e)
+    floor = float(ulp(np.max(np.abs(e)), dtype)) / 2
+    i, k = int(np.argmax(mine)), int(np.argmax(theirs))
+    return Versus(float(mine[i] / max(float(theirs[k]), floor)), _used(mine[i], bound[i]),
+                  _used(theirs[k], bound[k]))
 
 
 def _used(error: float, bound: float) -> float:

@@ -311,9 +311,9 @@ def _args(case: Case) -> dict[str, Any]:
 
 def less_accurate(cmp: tolerance.Comparison) -> str:
     """The reason of a comparison within its bound but far less accurate than torch's."""
-    return (f"within the bound, but on one element {cmp.vs_torch:.3g} times torch's own error: "
-            f"it used {cmp.vs_used:.3g} of the bound there, torch {cmp.torch_used:.3g} (an "
-            f"accuracy finding from {LESS_ACCURATE_RATIO:g} times)")
+    return (f"within the bound, but {cmp.vs_torch:.3g} times torch's own error on the same "
+            f"input: its largest error used {cmp.vs_used:.3g} of the bound there, torch's "
+            f"{cmp.torch_used:.3g} (an accuracy finding from {LESS_ACCURATE_RATIO:g} times)")
 
 
 def too_far(cmp: tolerance.Comparison) -> str:

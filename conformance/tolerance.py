@@ -74,9 +74,9 @@ class Comparison:
     allowed_abs: float
     mismatch: str | None = None  # what is wrong beyond size (NaN pattern, inf, shape)
     used: float = 0.0  # that element's error as a fraction of its bound (1.0: all of it)
-    vs_torch: float | None = None  # times torch's error, on one element (conformance.baseline)
-    vs_used: float | None = None  # this error there as a fraction of its bound
-    torch_used: float | None = None  # torch's error there as a fraction of its bound
+    vs_torch: float | None = None  # times torch's largest error (conformance.baseline)
+    vs_used: float | None = None  # the largest error as a fraction of its bound
+    torch_used: float | None = None  # torch's largest error as a fraction of its bound
 
     def as_dict(self) -> dict[str, Any]:
         """Plain-JSON form (non-finite numbers as strings; figures not measured left out)."""

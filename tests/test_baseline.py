@@ -17,18 +17,32 @@ from implementations.reference import ReferenceImplementation
 from tests.helpers.less_accurate import LseThenSubtract
 
 
-def test_versus_is_the_worst_element_against_torchs_floored_error() -> None:
-    expected = np.array([1.0, 2.0, 4.0])
+def test_versus_is_normwise_against_torchs_floored_error() -> None:
+    expected = np.array([1.0, 2.0, 3.0])
     allowed = np.full(3, 1e-3)
-    torch_out = expected + np.array([0.0, 1e-6, 0.0])
-    actual = expected + np.array([1e-5, 1e-5, 0.0])
+    torch_out = expected.copy()  # exact: its error is floored at half a spacing at 3.0
+    actual = expected + np.array([1e-5, 2e-5, 0.0])
     vs = versus(actual, torch_out, expected, allowed, "float32")
     assert vs is not None
-    half_ulp_of_one = 2.0 ** -24  # float32 spacing at 1.0 is 2**-23
-    assert vs.ratio == pytest.approx(1e-5 / half_ulp_of_one)  # element 0, not element 1
-    assert vs.used == pytest.approx(1e-2)
+    half_spacing_at_3 = 2.0 ** -23  # float32 spacing in [2, 4) is 2**-22
+    assert vs.ratio == pytest.approx(2e-5 / half_spacing_at_3)
+    assert vs.used == pytest.approx(2e-2)
     assert vs.torch_used == 0.0
     assert vs.less_accurate
+    worse_torch = expected + np.array([0.0, 0.0, 1e-6])
+    vs = versus(actual, worse_torch, expected, allowed, "float32")
+    assert vs is not None
+    assert vs.ratio == pytest.approx(20.0)
+    assert not vs.less_accurate
+
+
+def test_versus_ignores_the_last_bits_of_tiny_elements() -> None:
+    """16 spacings of a tiny element are far below the rounding of the output's largest."""
+    expected = np.array([-1.0, 1e-6])
+    actual = expected + np.array([0.0, 16 * float(np.spacing(np.float32(1e-6)))])
+    vs = versus(actual, expected, expected, np.full(2, 1e-7), "float32")
+    assert vs is not None
+    assert vs.ratio < 1.0
 
 
 def test_versus_as_accurate_as_torch_is_no_finding() -> None:
@@ -68,7 +82,9 @@ def test_torch_outputs_are_computed_in_a_worker(outputs: Outputs) -> None:
     try:
         case = _offset_cases()[2]
         got, ahead = lazy.output(case, "float32", "cpu"), outputs.output(case, "float32", "cpu")
-        assert got is not None and ahead is not None and ahead.grad is not None
+        assert got is not None
+        assert ahead is not None
+        assert ahead.grad is not None
         np.testing.assert_array_equal(got.value, ahead.value)
         np.testing.assert_array_equal(got.grad, ahead.grad)
     finally:
@@ -82,7 +98,8 @@ def test_an_inaccurate_implementation_within_the_bound_is_an_accuracy_finding(
     values = [r for r in records if r.check == Check.VALUE]
     assert len(values) == 3
     for record in values:
-        assert record.error is not None and record.error["ok"]  # within the tolerance bound
+        assert record.error is not None
+        assert record.error["ok"]
         assert record.outcome == Outcome.LESS_ACCURATE, record.reason
         assert record.verdict == Verdict.DIVERGES
         assert severity_of(record) == Severity.ACCURACY
@@ -100,4 +117,5 @@ def test_torch_and_the_reference_are_no_accuracy_finding(outputs: Outputs, dtype
     assert len(compared) == 6 * len(impls)
     for record in compared:
         assert record.verdict == Verdict.CONFORMS, record.reason
-        assert record.error is not None and "vs_torch" in record.error
+        assert record.error is not None
+        assert "vs_torch" in record.error
