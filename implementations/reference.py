@@ -28,11 +28,22 @@ The gradient is analytic: d(-log p[i, k]) / dx[i, j] = p[i, j] - [j == k]. Where
 backward refuses a call its forward accepts (a ``(C,)`` input with a ``(1,)`` target,
 ``torch_rules.check_backward``), ``value_and_grad`` raises ``RuntimeError`` as torch does;
 ``evaluate`` still returns the analytic gradient (the tolerance model and the properties use it).
+
+Large calls are computed in chunks of consecutive rows (about ``CHUNK_BYTES`` of logits each,
+spread over ``WORKERS`` threads: NumPy's ufuncs release the GIL; ``ReferenceImplementation``
+takes both as options), each chunk in reused scratch matrices and its gradient written into the
+preallocated output, so a call needs its input (viewed, not copied, when it is contiguous
+float64), its gradient and a few chunks of scratch.
+Each row is computed by the same code whatever the chunking, so the result does not depend on
+it, bit for bit (``tests/test_reference.py``). ``evaluate`` takes the whole call as one chunk and
+keeps its ``(M, C)`` pieces (``Decomposition``, for the tolerance model and the properties).
 """
 
 from __future__ import annotations
 
 import math
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,127 +52,283 @@ from implementations._adapter import Adapter, Arguments, Result
 from implementations.base import DEFAULT_IGNORE_INDEX, Array, Call, Reduction
 from implementations.torch_rules import Plan, check_backward, plan_call
 
+#: Default bytes of float64 logits per chunk of rows (a chunk holds at least one row).
+CHUNK_BYTES = 1 << 22
+#: Default number of threads one call's chunks are spread over (one chunk: the calling thread).
+WORKERS = os.cpu_count() or 1
+
+
+@dataclass(frozen=True)
+class _Chunk:
+    """Consecutive rows ``rows`` of a call: the block ``[n, :, s]`` of its ``(N, C, S)`` input."""
+
+    n: slice
+    s: slice
+    rows: slice
+
+
+def _as_matrix(block: Array) -> Array:
+    """An ``(n, C, s)`` block as its ``(n * s, C)`` rows (a view where NumPy can make one)."""
+    n, c, s = block.shape
+    return np.moveaxis(block, 1, -1).reshape(n * s, c)
+
 
 @dataclass(frozen=True)
 class _Rows:
-    """A validated call, reshaped to rows: ``logits`` is ``(M, C)``."""
+    """A validated call, its input viewed as ``(N, C, S)``: samples, classes, and the spatial
+    positions flattened (a ``(C,)`` input is ``(1, C, 1)``). Row ``n * S + s`` of the ``(M, C)``
+    matrix of rows is sample ``n`` at position ``s``."""
 
-    logits: Array
-    target: Array  # (M,) int64 indices, or (M, C) float64 probabilities
+    input: Array  # (N, C, S) float64
+    target: Array  # (M,) int64 indices, or (N, C, S) float64 probabilities
     weight: Array | None
     out_shape: tuple[int, ...]  # shape of the unreduced loss
     input_shape: tuple[int, ...]
     plan: Plan
 
+    @property
+    def n_rows(self) -> int:
+        """``M``, the number of rows."""
+        return int(self.input.shape[0] * self.input.shape[2])
+
+    def whole(self) -> _Chunk:
+        """All rows as one chunk."""
+        return _Chunk(slice(None), slice(None), slice(0, self.n_rows))
+
+    def chunks(self, chunk_bytes: int) -> list[_Chunk]:
+        """Consecutive rows, about ``chunk_bytes`` of logits each: part of one sample's
+        positions, or whole samples."""
+        n, c, s = self.input.shape
+        per = max(1, chunk_bytes // max(1, 8 * c))
+        if s == 0:
+            return []
+        if s >= per:
+            return [_Chunk(slice(i, i + 1), slice(j, min(j + per, s)),
+                           slice(i * s + j, i * s + min(j + per, s)))
+                    for i in range(n) for j in range(0, s, per)]
+        step = per // s
+        return [_Chunk(slice(i, i + step), slice(None), slice(i * s, min(i + step, n) * s))
+                for i in range(0, n, step)]
+
+    def logits(self, chunk: _Chunk) -> Array:
+        """The chunk's ``(rows, C)`` logits."""
+        return _as_matrix(self.input[chunk.n, :, chunk.s])
+
+    def probabilities(self, chunk: _Chunk) -> Array:
+        """The chunk's ``(rows, C)`` target probabilities."""
+        return _as_matrix(self.target[chunk.n, :, chunk.s])
+
+    def class_weights(self) -> Array:
+        """The weights, ones where none are given."""
+        return self.weight if self.weight is not None else np.ones(self.plan.n_classes)
+
 
 def _as_rows(input: Array, target: Array, weight: Array | None, ignore_index: int,
              reduction: Reduction, label_smoothing: float) -> _Rows:
-    """Validate the call (``torch_rules``) and move the classes last, one row per position."""
+    """Validate the call (``torch_rules``) and view it as ``(N, C, S)`` (no copy for a
+    contiguous float64 input)."""
     plan, t = plan_call(input, target, weight, ignore_index, reduction, label_smoothing)
-    x = np.asarray(input)
-    out_shape = x.shape[:plan.class_axis] + x.shape[plan.class_axis + 1:]
-    shape = (math.prod(out_shape), plan.n_classes)
-    logits = np.moveaxis(x.astype(np.float64), plan.class_axis, -1).reshape(shape)
-    rows = np.moveaxis(t.astype(np.float64), plan.class_axis, -1).reshape(shape) \
-        if plan.probabilities else t.reshape(-1)
+    x, axis = np.asarray(input, dtype=np.float64), plan.class_axis
+    out_shape = x.shape[:axis] + x.shape[axis + 1:]
+    shape = (math.prod(x.shape[:axis]), plan.n_classes, math.prod(x.shape[axis + 1:]))
+    rows = np.asarray(t, dtype=np.float64).reshape(shape) if plan.probabilities \
+        else t.reshape(-1)
     w = None if weight is None else np.asarray(weight, dtype=np.float64)
-    return _Rows(logits, rows, w, out_shape, x.shape, plan)
-
-
-def _log_softmax(logits: Array) -> Array:
-    """Row-wise log-softmax by log-sum-exp around the row maximum (no overflow)."""
-    if logits.shape[0] == 0 or logits.shape[1] == 0:
-        return logits.copy()
-    m = np.max(logits, axis=1, keepdims=True)
-    with np.errstate(invalid="ignore"):
-        shifted = logits - m
-        return np.asarray(shifted - np.log(np.sum(np.exp(shifted), axis=1, keepdims=True)))
+    return _Rows(x.reshape(shape), rows, w, out_shape, x.shape, plan)
 
 
 @dataclass(frozen=True)
-class _Terms:
-    """Per-row losses, the mean's denominator, and the per-row target vector ``q``.
+class _Targets:
+    """Per row of the whole call: ``valid`` (not ignored) and, for class indices, the class
+    (``index``, 0 where ignored) and its weight (``weight``, 0 where ignored)."""
 
-    For every row the loss is ``-sum_c q[i, c] * log p[i, c]``, so the gradient of the row's
-    loss with respect to its logits is ``p * sum_c q[i, c] - q[i]``.
-    """
+    valid: Array
+    index: Array
+    weight: Array
+    denominator: float  # what ``mean`` divides by
 
-    losses: Array  # (M,)
-    denominator: float
-    q: Array  # (M, C)
-    valid: Array  # (M,) rows that are not ignored
-
-
-def _per_class(eps: float, n_classes: int) -> float:
-    """``eps / C`` in IEEE arithmetic: with ``C == 0`` it is inf, and 0 * inf gives torch's NaN."""
-    with np.errstate(divide="ignore"):
-        return float(np.float64(eps) / n_classes)
+    def __getitem__(self, rows: slice) -> _Targets:
+        return _Targets(self.valid[rows], self.index[rows], self.weight[rows], self.denominator)
 
 
-def _index_terms(rows: _Rows, logp: Array) -> _Terms:
+def _targets(rows: _Rows) -> _Targets:
+    """The targets' rows and the mean's denominator: ``sum_i w[y_i]`` over the rows not ignored
+    for class indices, ``M`` for probabilities (0 for an empty input: torch gives NaN)."""
+    m = rows.n_rows
+    if rows.plan.probabilities:
+        none = np.zeros(m, dtype=np.int64)
+        denominator = float(m) if m * rows.plan.n_classes else 0.0
+        return _Targets(np.ones(m, dtype=bool), none, none.astype(np.float64), denominator)
+    valid = rows.target != rows.plan.ignore_index
+    index = np.where(valid, rows.target, 0)
+    w_y = np.zeros(m)  # with C == 0 every target is ignored (else out of range)
+    if rows.plan.n_classes:
+        w_y = np.where(valid, rows.class_weights()[index], 0.0)
+    return _Targets(valid, index, w_y, float(np.sum(w_y)))
+
+
+@dataclass(frozen=True)
+class _Workspace:
+    """Matrices a chunk is computed in, reused from chunk to chunk (a fresh large temporary
+    per NumPy operation costs more than the operation): ``logp``, ``q`` and ``scratch``."""
+
+    logp: Array
+    q: Array
+    scratch: Array
+
+    @classmethod
+    def of(cls, n_rows: int, n_classes: int) -> _Workspace:
+        """Room for chunks of up to ``n_rows`` rows."""
+        return cls(*(np.empty((n_rows, n_classes)) for _ in range(3)))
+
+    def take(self, n_rows: int) -> _Workspace:
+        """The first ``n_rows`` rows of each matrix (contiguous)."""
+        return _Workspace(self.logp[:n_rows], self.q[:n_rows], self.scratch[:n_rows])
+
+
+def _log_softmax(logits: Array, out: Array, scratch: Array) -> Array:
+    """Row-wise log-softmax into ``out``, by log-sum-exp around the row maximum (no
+    overflow)."""
+    if logits.shape[0] == 0 or logits.shape[1] == 0:
+        return out
+    m = np.max(logits, axis=1, keepdims=True)
+    with np.errstate(invalid="ignore"):
+        np.subtract(logits, m, out=out)
+        np.exp(out, out=scratch)
+        np.subtract(out, np.log(np.sum(scratch, axis=1, keepdims=True)), out=out)
+    return out
+
+
+def _index_losses(rows: _Rows, part: _Targets, logp: Array, scratch: Array) -> Array:
+    """``(1 - e) * nll_i + e / C * smooth_i`` (0 where ignored)."""
     m, n_classes = logp.shape
     eps = rows.plan.smoothing
-    w = rows.weight if rows.weight is not None else np.ones(n_classes)
-    valid = rows.target != rows.plan.ignore_index
-    safe = np.where(valid, rows.target, 0)
-    q = np.zeros((m, n_classes))
-    w_y = nll = np.zeros(m)  # with C == 0 every target is ignored (else out of range)
+    nll = np.zeros(m)
     with np.errstate(invalid="ignore", over="ignore"):
         if n_classes:
-            w_y = np.where(valid, w[safe], 0.0)
-            q[np.arange(m), safe] = w_y * (1.0 - eps)
-            nll = np.where(valid, -logp[np.arange(m), safe] * w_y, 0.0)
-        losses = nll
+            nll = np.where(part.valid, -logp[np.arange(m), part.index] * part.weight, 0.0)
+        if eps <= 0.0:
+            return nll
+        weighted = np.multiply(logp, rows.class_weights(), out=scratch)
+        smooth = np.where(part.valid, -np.sum(weighted, axis=1), 0.0)
+        return (1.0 - eps) * nll + rows.plan.smoothing_per_class * smooth
+
+
+def _index_q(rows: _Rows, part: _Targets, out: Array) -> Array:
+    """The rows' target vectors into ``out``: ``(1 - e) * w[y]`` at ``y`` plus ``e / C * w``
+    (0 where ignored), so that each row's loss is ``-sum_c q[i, c] * log p[i, c]``."""
+    eps = rows.plan.smoothing
+    out.fill(0.0)
+    with np.errstate(invalid="ignore", over="ignore"):
+        if out.shape[1]:
+            out[np.arange(len(out)), part.index] = part.weight * (1.0 - eps)
         if eps > 0.0:
-            q += np.where(valid[:, None], w[None, :] * _per_class(eps, n_classes), 0.0)
-            smooth = np.where(valid, -np.sum(logp * w[None, :], axis=1), 0.0)
-            losses = (1.0 - eps) * nll + _per_class(eps, n_classes) * smooth
-    return _Terms(losses, float(np.sum(w_y)), q, valid)
+            np.add(out, rows.class_weights() * rows.plan.smoothing_per_class, out=out,
+                   where=part.valid[:, None])
+    return out
 
 
-def _prob_terms(rows: _Rows, logp: Array) -> _Terms:
-    n_classes, eps = logp.shape[1], rows.plan.smoothing
-    t = rows.target * (1.0 - eps) + _per_class(eps, n_classes) if eps > 0.0 else rows.target
-    q = t * rows.weight[None, :] if rows.weight is not None else t
-    with np.errstate(invalid="ignore"):
-        losses = -np.sum(logp * q, axis=1)
-    denominator = float(logp.shape[0]) if logp.size else 0.0  # torch: numel == 0 gives NaN
-    return _Terms(losses, denominator, q, np.ones(logp.shape[0], dtype=bool))
+def _probability_q(rows: _Rows, chunk: _Chunk, out: Array) -> Array:
+    """The smoothed probabilities ``t * (1 - e) + e / C``, times the weights, into ``out``."""
+    eps, t = rows.plan.smoothing, rows.probabilities(chunk)
+    if eps > 0.0:
+        np.multiply(t, 1.0 - eps, out=out)
+        np.add(out, rows.plan.smoothing_per_class, out=out)
+    else:
+        np.copyto(out, t)
+    if rows.weight is not None:
+        np.multiply(out, rows.weight, out=out)
+    return out
 
 
-def _terms(rows: _Rows) -> tuple[Array, _Terms]:
-    logp = _log_softmax(rows.logits)
+def _chunk_terms(rows: _Rows, targets: _Targets, chunk: _Chunk, space: _Workspace,
+                 gradient: bool) -> tuple[Array, Array]:
+    """A chunk's per-row losses, with its ``log p`` in ``space.logp`` and (with ``gradient``
+    or probabilities) its target vectors in ``space.q``."""
+    logp = _log_softmax(rows.logits(chunk), space.logp, space.scratch)
     if rows.plan.probabilities:
-        return logp, _prob_terms(rows, logp)
-    return logp, _index_terms(rows, logp)
+        q = _probability_q(rows, chunk, space.q)
+        with np.errstate(invalid="ignore"):
+            return logp, -np.sum(np.multiply(logp, q, out=space.scratch), axis=1)
+    part = targets[chunk.rows]
+    if gradient:
+        _index_q(rows, part, space.q)
+    return logp, _index_losses(rows, part, logp, space.scratch)
 
 
-def _reduce(rows: _Rows, terms: _Terms) -> Array:
+def _grad_rows(rows: _Rows, logp: Array, q: Array, part: _Targets, out: Array) -> None:
+    """Write the chunk's gradient of the reduced loss, ``p * sum_c q[i, c] - q[i]``, into
+    ``out`` (divided by the denominator for ``mean``)."""
+    mean = rows.plan.reduction == "mean"
+    if mean and part.denominator == 0.0:
+        # torch: 1/0 times each row's weights; rows not ignored become NaN, ignored rows stay 0
+        out[...] = np.where(part.valid[:, None], np.nan, 0.0)
+        return
+    with np.errstate(invalid="ignore", over="ignore"):
+        np.exp(logp, out=out)
+        np.multiply(out, np.sum(q, axis=1, keepdims=True), out=out)
+        np.subtract(out, q, out=out)
+        if mean:
+            np.divide(out, part.denominator, out=out)
+
+
+def _store_grad(rows: _Rows, chunk: _Chunk, space: _Workspace, part: _Targets,
+                grad: Array) -> None:
+    """The chunk's gradient into its place in ``grad`` (shaped like the input)."""
+    dest = np.moveaxis(grad.reshape(rows.input.shape)[chunk.n, :, chunk.s], 1, -1)
+    try:
+        view = np.reshape(dest, space.logp.shape, copy=False)
+    except ValueError:  # rows of several samples of a K-dim input are not one strided matrix
+        _grad_rows(rows, space.logp, space.q, part, space.scratch)
+        dest[...] = space.scratch.reshape(dest.shape)
+        return
+    _grad_rows(rows, space.logp, space.q, part, view)
+
+
+def _reduce(rows: _Rows, losses: Array, denominator: float) -> Array:
     reduction = rows.plan.reduction
     if reduction == "none":
-        return terms.losses.reshape(rows.out_shape)
-    total = np.sum(terms.losses)
+        return losses.reshape(rows.out_shape)
+    total = np.sum(losses)
     if rows.plan.probabilities:
-        total = -np.sum(-terms.losses)  # torch negates the summed products: empty gives -0.
+        total = -np.sum(-losses)  # torch negates the summed products: empty gives -0.
     if reduction == "sum":
         return np.asarray(total)
     with np.errstate(invalid="ignore", divide="ignore"):
-        if terms.denominator == 0.0:
+        if denominator == 0.0:
             return np.asarray(np.nan)
-        return np.asarray(total / terms.denominator)
+        return np.asarray(total / denominator)
 
 
-def _grad(rows: _Rows, logp: Array, terms: _Terms) -> Array:
-    reduction, axis = rows.plan.reduction, rows.plan.class_axis
-    with np.errstate(invalid="ignore", over="ignore"):
-        g = np.exp(logp) * np.sum(terms.q, axis=1, keepdims=True) - terms.q
-    if reduction == "mean" and terms.denominator == 0.0:
-        # torch: 1/0 times each row's weights; rows not ignored become NaN, ignored rows stay 0
-        g = np.where(terms.valid[:, None], np.nan, 0.0) * np.ones_like(g)
-    elif reduction == "mean":
-        g = g / terms.denominator
-    moved = rows.out_shape + rows.input_shape[axis:axis + 1]
-    return np.moveaxis(g.reshape(moved), -1, axis)
+def _in_chunks(rows: _Rows, gradient: bool, chunk_bytes: int,
+               workers: int) -> tuple[Array, Array | None]:
+    """The loss and (with ``gradient``) the gradient of its sum, chunk by chunk on up to
+    ``workers`` threads; nothing of size ``(M, C)`` is kept but the gradient."""
+    targets = _targets(rows)
+    losses = np.empty(rows.n_rows)
+    grad = np.empty(rows.input_shape) if gradient else None
+
+    def run(chunks: list[_Chunk]) -> None:
+        space = _Workspace.of(max(_size(c) for c in chunks), rows.plan.n_classes)
+        for chunk in chunks:
+            part = space.take(_size(chunk))
+            losses[chunk.rows] = _chunk_terms(rows, targets, chunk, part, gradient)[1]
+            if grad is not None:
+                _store_grad(rows, chunk, part, targets[chunk.rows], grad)
+
+    chunks = rows.chunks(chunk_bytes)
+    groups = [g for g in (chunks[i::workers] for i in range(workers)) if g]
+    if len(groups) < 2:
+        for group in groups:
+            run(group)
+    else:
+        with ThreadPoolExecutor(len(groups)) as pool:
+            list(pool.map(run, groups))
+    return _reduce(rows, losses, targets.denominator), grad
+
+
+def _size(chunk: _Chunk) -> int:
+    return int(chunk.rows.stop - chunk.rows.start)
 
 
 @dataclass(frozen=True)
@@ -185,10 +352,14 @@ def evaluate(input: Array, target: Array, weight: Array | None = None,
              label_smoothing: float = 0.0) -> tuple[Array, Array, Decomposition]:
     """The loss, the gradient of its sum, and the row-wise pieces, from one evaluation."""
     rows = _as_rows(input, target, weight, ignore_index, reduction, label_smoothing)
-    logp, terms = _terms(rows)
-    parts = Decomposition(rows.logits, logp, terms.q, terms.losses, terms.denominator,
-                          terms.valid)
-    return _reduce(rows, terms), _grad(rows, logp, terms), parts
+    targets, whole = _targets(rows), rows.whole()
+    space = _Workspace.of(rows.n_rows, rows.plan.n_classes)
+    logp, losses = _chunk_terms(rows, targets, whole, space, gradient=True)
+    grad = np.empty(rows.input_shape)
+    _store_grad(rows, whole, space, targets, grad)
+    parts = Decomposition(rows.logits(whole), logp, space.q, losses, targets.denominator,
+                          targets.valid)
+    return _reduce(rows, losses, targets.denominator), grad, parts
 
 
 def decompose(input: Array, target: Array, weight: Array | None = None,
@@ -205,6 +376,14 @@ class ReferenceImplementation(Adapter):
     framework = "numpy"
     dtypes = ("float64",)
 
+    def __init__(self, *, chunk_bytes: int = CHUNK_BYTES, workers: int = WORKERS) -> None:
+        """``chunk_bytes`` of logits per chunk of rows, chunks spread over ``workers`` threads
+        (the result does not depend on either)."""
+        if chunk_bytes < 1 or workers < 1:
+            raise ValueError(f"chunk_bytes and workers must be >= 1, got {chunk_bytes}, "
+                             f"{workers}")
+        self.chunk_bytes, self.workers = chunk_bytes, workers
+
     def evaluate(self, args: Arguments, call: Call) -> Result:
         """Cross-entropy as torch defines it, in float64 (``dtype`` is accepted and ignored);
         the gradient is analytic, and refused (``RuntimeError``) where torch's backward refuses."""
@@ -212,8 +391,7 @@ class ReferenceImplementation(Adapter):
                         args.label_smoothing)
         if call.gradient:
             check_backward(args.input, args.target)
-        logp, terms = _terms(rows)
-        return _reduce(rows, terms), _grad(rows, logp, terms) if call.gradient else None
+        return _in_chunks(rows, call.gradient, self.chunk_bytes, self.workers)
 
     def versions(self) -> dict[str, str]:
         """Provenance: the NumPy the reference ran on."""
