@@ -1,6 +1,7 @@
 """Time the ``ci`` profile: the two figures the suite's speed target names, and a breakdown.
 
     python benchmarks/bench_ci.py [--impl NAME ...] [--cache cold|warm|both|off] [-j N]
+                                  [--figure float64 | --figure "four dtypes"]
     python benchmarks/bench_ci.py --per-impl [--impl NAME ...] [--dtype float64] [--no-properties]
 
 By default: the wall time of ``ce-conformance run`` (spec and ``ci`` properties, ``-j`` as CI
@@ -112,13 +113,15 @@ def timed_run(impls: list[str], dtypes: tuple[str, ...], jobs: int | None, cache
     return time.perf_counter() - start
 
 
-def figures(impls: list[str], jobs: int | None, cache_modes: list[str]) -> Table:
-    """The two figures, cold and/or warm, as a table."""
+def figures(impls: list[str], jobs: int | None, cache_modes: list[str],
+            chosen: list[str]) -> Table:
+    """The ``chosen`` figures, cold and/or warm, as a table."""
     table = Table("figure", "JAX cache", "wall s", "target s", title=f"ce-conformance run, "
                   f"ci profile, {len(impls)} implementations, -j {jobs or 'default'}")
     with tempfile.TemporaryDirectory() as tmp:
         for mode in cache_modes:
-            for figure, (dtypes, target) in FIGURES.items():
+            for figure in chosen:
+                dtypes, target = FIGURES[figure]
                 cache = None if mode == "off" else Path(tmp) / f"cache-{figure}"
                 out = Path(tmp) / f"{mode}-{figure}"
                 if mode == "warm" and "cold" not in cache_modes:
@@ -162,6 +165,8 @@ def main() -> None:
                         "(with --per-impl: every built-in)")
     parser.add_argument("--cache", choices=("cold", "warm", "both", "off"), default="both")
     parser.add_argument("-j", "--jobs", type=int, help="default: ce-conformance run's own")
+    parser.add_argument("--figure", action="append", choices=list(FIGURES),
+                        help="default: both")
     parser.add_argument("--per-impl", action="store_true")
     parser.add_argument("--dtype", default="float64", help="with --per-impl")
     parser.add_argument("--no-properties", action="store_true", help="with --per-impl")
@@ -172,7 +177,8 @@ def main() -> None:
                  not args.no_properties, console)
         return
     modes = ["cold", "warm"] if args.cache == "both" else [args.cache]
-    console.print(figures(args.impl or list(ORIGINAL), args.jobs, modes))
+    console.print(figures(args.impl or list(ORIGINAL), args.jobs, modes,
+                          args.figure or list(FIGURES)))
 
 
 if __name__ == "__main__":
