@@ -14,12 +14,17 @@ Memory: the reference's peak, measured by ``tracemalloc`` (NumPy reports its all
 over one more call, as a multiple of the input's bytes. It counts what the call allocates, the
 returned gradient (1x) included, not the input itself.
 
+NumPy asks the kernel for transparent huge pages on large arrays (``madvise``); where the kernel
+then compacts memory on the first touch of a fresh array, the reference's times vary by seconds
+from call to call. ``NUMPY_MADVISE_HUGEPAGE=0`` turns that off (the title says which was used).
+
 Prints tables and the largest difference between the two sides; asserts nothing about times.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 import tracemalloc
@@ -114,7 +119,8 @@ def main() -> None:
                   title=f"value and gradient, N={opts.n} C={opts.c} float64, weights, "
                   f"ignore_index, smoothing {SMOOTHING}, reduction {opts.reduction}; "
                   f"torch {torch.get_num_threads()} threads, reference {opts.workers} "
-                  f"workers, chunks of {opts.chunk_bytes} B")
+                  f"workers, chunks of {opts.chunk_bytes} B, NUMPY_MADVISE_HUGEPAGE="
+                  f"{os.environ.get('NUMPY_MADVISE_HUGEPAGE', '(unset)')}")
     median = {name: statistics.median(ts) for name, ts in times.items()}
     for name, ts in times.items():
         table.add_row(name, f"{median[name]:.2f}", f"{min(ts):.2f}",
