@@ -18,7 +18,11 @@ again with the causes found so far excluded (an example whose cause a known one 
 the profile's ``causes`` are found. Each distinct cause is one record, keyed by its own shrunk
 case. Examples the implementation cannot express are rejected (not failures) and counted.
 Profiles: ``ci`` is derandomized and small (the same verdicts every run, for the gate);
-``explore`` is random, seedable and larger (big ``C`` too).
+``explore`` is random, seedable and larger (big ``C`` too); ``large`` is derandomized, runs the
+differential property only, on few calls at LLM scale (``strategies.large_cases``: ``C`` a
+vocabulary size, ``N`` what fits in the memory budget of ``conformance.memory``), by default in
+the low-precision dtypes, without shrinking (each example is a large evaluation), together with
+the spec's large cases (``spec/large.yaml``, which no other profile loads).
 """
 
 from __future__ import annotations
@@ -34,12 +38,13 @@ from typing import Any
 
 import hypothesis
 import yaml
-from hypothesis import HealthCheck, Verbosity, given, reject, settings
+from hypothesis import HealthCheck, Phase, Verbosity, given, reject, settings
 from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 
-from conformance import metamorphic, strategies
+from conformance import memory, metamorphic, spec, strategies
 from conformance.case import Case
+from conformance.data import packaged_path
 from conformance.features import features_of
 from conformance.isolation import Fault
 from conformance.metamorphic import Finding, Unsupported
@@ -50,8 +55,8 @@ from conformance.strategies import make_case
 from conformance.vocabulary import FAULT_VERDICTS, Origin, Outcome, Verdict, property_check
 from implementations.base import Implementation
 
-__all__ = ["PROFILES", "Finding", "Profile", "promote", "property_names", "run_properties",
-           "search", "search_causes"]
+__all__ = ["PROFILES", "Finding", "Profile", "profile_cases", "promote", "property_names",
+           "run_properties", "search", "search_causes"]
 
 
 @dataclass(frozen=True)
@@ -67,6 +72,11 @@ class Profile:
     derandomize: bool
     stratified: bool = False  # spread the differential search over every discrete combination
     causes: int = 3  # distinct causes per property at most (rounds of the search)
+    scaled: bool = False  # cases at LLM scale, sized from the memory budget (large_cases)
+    properties: tuple[str, ...] | None = None  # the properties it runs (None: every one)
+    dtypes: tuple[str, ...] | None = None  # run in these when none is asked for (None: float64)
+    spec: str | None = None  # a spec file of its own, loaded next to the main one
+    shrink: bool = True  # whether a failing example is shrunk
 
 
 PROFILES: dict[str, Profile] = {
@@ -76,7 +86,30 @@ PROFILES: dict[str, Profile] = {
     "explore": Profile("explore", 400, 150, 40, {"max_classes": 20000, "max_batch": 8,
                                                   "max_extra_dims": 3, "max_side": 4,
                                                   "max_elements": 40000}, False, causes=4),
+    "large": Profile("large", 6, 0, 0, {"min_classes": 4097}, True, causes=2, scaled=True,
+                     properties=("differential",), dtypes=("float16", "bfloat16", "float32"),
+                     spec="large.yaml", shrink=False),
 }
+
+
+def profile_cases(profile: str, include: Sequence[str] | None = None,
+                  exclude: Sequence[str] | None = None) -> tuple[list[Case], list[str]]:
+    """The cases of the profile's own spec file (``spec/large.yaml`` for ``large``; none for
+    the others) that fit in the memory budget, and a line for each one left out."""
+    name = PROFILES[profile].spec
+    if name is None:
+        return [], []
+    limit = memory.max_elements()
+    kept, left = [], []
+    for case in spec.load_spec(packaged_path("spec", name), include=include, exclude=exclude):
+        size = case.input.size * (2 if case.target_kind == "probabilities" else 1)
+        if size <= limit:
+            kept.append(case)
+        else:
+            left.append(f"{case.id}: {size:,} elements over the budget's {limit:,} "
+                        f"(set {memory.ENV} to raise it)")
+    return kept, left
+
 
 
 @dataclass
@@ -120,9 +153,10 @@ def _import_harness() -> None:
 
 
 def _settings(profile: Profile, examples: int, derandomize: bool) -> settings:
+    phases = tuple(p for p in Phase if profile.shrink or p not in (Phase.shrink, Phase.explain))
     return settings(max_examples=examples, derandomize=derandomize, database=None,
                     deadline=None, verbosity=Verbosity.quiet, print_blob=False,
-                    suppress_health_check=list(HealthCheck))
+                    suppress_health_check=list(HealthCheck), phases=phases)
 
 
 #: (probabilities, weighted, reduction): the discrete axes a stratified search visits.
@@ -329,10 +363,13 @@ def _invalid_check(impl: Implementation, runner: Runner, dtype: str, device: str
     return check
 
 
-def property_names() -> list[str]:
-    """Every property's name (its check is ``property:<name>``), in run order."""
+def property_names(profile: str | None = None) -> list[str]:
+    """Every property's name (its check is ``property:<name>``), in run order; with
+    ``profile``, those the profile runs."""
     relations = list(metamorphic.relations(PROFILES["ci"].bounds))
-    return ["differential", *relations, *(f"invalid-{k}" for k in strategies.INVALID_KINDS)]
+    names = ["differential", *relations, *(f"invalid-{k}" for k in strategies.INVALID_KINDS)]
+    chosen = None if profile is None else PROFILES[profile].properties
+    return names if chosen is None else [n for n in names if n in chosen]
 
 
 def run_properties(impl: Implementation, *, profile: str = "ci", dtype: str = "float64",
@@ -369,7 +406,7 @@ def run_properties(impl: Implementation, *, profile: str = "ci", dtype: str = "f
     runner = Runner(origin=Origin.GENERATED, seed=recorded, tally=tally or CallTally())
     records = []
     for name, strategy, check, examples in _plan(impl, runner, prof, dtype, device):
-        if only is None or name in only:
+        if (only is None or name in only) and name in property_names(prof.name):
             states = search_causes(strategy, check, prof, examples, seed,
                                    _cause(impl, name, dtype, device))
             records += [_record(impl, name, state, dtype, device, recorded) for state in states]
@@ -379,6 +416,11 @@ def run_properties(impl: Implementation, *, profile: str = "ci", dtype: str = "f
 def _plan(impl: Implementation, runner: Runner, prof: Profile, dtype: str,
           device: str) -> Iterator[tuple[str, Any, Check, int]]:
     differential = differential_check(impl, runner, dtype, device)
+    if prof.scaled:
+        yield "differential", strategies.large_cases(max_elements=memory.max_elements(),
+                                                     **prof.bounds), differential, \
+            prof.differential_examples
+        return
     if not prof.stratified:
         yield "differential", strategies.cases(**prof.bounds), differential, \
             prof.differential_examples

@@ -1,7 +1,7 @@
 """The pytest plugin (entry point ``pytest11``): the conformance suite as ordinary pytest tests.
 
     python -m pytest --pyargs conformance.testsuite --ce-impl NAME [--ce-expectations FILE]
-        [--ce-dtype D ...] [--ce-device D ...] [--ce-profile ci|explore] [--ce-strict]
+        [--ce-dtype D ...] [--ce-device D ...] [--ce-profile ci|explore|large] [--ce-strict]
 
 collects one test per (case, check, dtype, device) of the spec, with the case id in the test id,
 and one per (generated property, dtype, device). So ``-k``, ``-x``, ``--lf``, ``-n auto``
@@ -41,7 +41,7 @@ from conformance.case import Case
 from conformance.checks import discover
 from conformance.expectations import FINDINGS, Expectations, expectations_for
 from conformance.isolation import DEFAULT_TIMEOUT, IsolatedImplementation, isolate
-from conformance.properties import PROFILES, property_names, run_properties
+from conformance.properties import PROFILES, profile_cases, property_names, run_properties
 from conformance.results import Record
 from conformance.runner import Runner
 from conformance.spec import default_spec_path, load_spec
@@ -62,7 +62,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--ce-device", action="append", metavar="DEVICE",
                     help="device to check (repeatable; default: cpu)")
     group.addoption("--ce-profile", choices=tuple(PROFILES), default=None,
-                    help="generated-case profile (default: ci)")
+                    help="generated-case profile (default: ci; large: LLM vocabularies in "
+                         "float16/bfloat16/float32 and the spec's large cases)")
     group.addoption("--ce-strict", action="store_true", default=None,
                     help="fail when a listed divergence no longer happens")
     group.addoption("--ce-spec", metavar="FILE", type=Path, help="spec file (default: built in)")
@@ -138,8 +139,10 @@ def _resolve(config: pytest.Config) -> _State:
     return _State(
         settings=chosen, impl=impl,
         expectations=expectations_for(impl.name, chosen.expectations),
-        cases=load_spec(config.getoption("ce_spec") or default_spec_path()),
-        dtypes=chosen.dtypes or impl.dtypes, devices=chosen.devices or ("cpu",),
+        cases=load_spec(config.getoption("ce_spec") or default_spec_path()) +
+        profile_cases(chosen.profile)[0],
+        dtypes=chosen.dtypes or PROFILES[chosen.profile].dtypes or impl.dtypes,
+        devices=chosen.devices or ("cpu",),
         properties=not config.getoption("ce_no_properties"),
         max_examples=_profile_examples() if profile_given else None,
         runner=Runner(baseline=versus))
@@ -180,7 +183,7 @@ def _property_items(state: _State) -> Iterator[Any]:
         return
     for dtype in state.dtypes:
         for device in state.devices:
-            for name in property_names():
+            for name in property_names(state.settings.profile):
                 yield pytest.param(PropertyItem(name, dtype, device),
                                    id=f"{name}-{dtype}-{device}")
 

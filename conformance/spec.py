@@ -37,9 +37,13 @@ from conformance.data import packaged_path
 from conformance.yamlfile import LocatedError, NodePath, YamlDoc, read_yaml
 from implementations.base import DEFAULT_IGNORE_INDEX, REDUCTIONS, Array, class_axis_of
 
-__all__ = ["SpecError", "default_spec_path", "load_spec", "schema_path", "spec_hash"]
+__all__ = ["SpecError", "default_spec_path", "generate", "large_spec_path", "load_spec",
+           "schema_path", "spec_hash"]
 
 SPEC_NAME = "cross_entropy.yaml"
+#: The cases at LLM scale (``C`` in the tens of thousands), same schema; loaded only by the
+#: ``large`` profile (``conformance.properties``), so the spec every CI run loads stays fast.
+LARGE_SPEC_NAME = "large.yaml"
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9.-]*$")
 PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 MAX_GENERATED = 2**28  # elements one generator may make (2 GiB of float64)
@@ -50,6 +54,11 @@ SpecError = LocatedError  # the name this module has always raised
 def default_spec_path() -> Path:
     """``<repo>/spec/cross_entropy.yaml`` in a checkout, else the copy packaged with the wheel."""
     return packaged_path("spec", SPEC_NAME)
+
+
+def large_spec_path() -> Path:
+    """``<repo>/spec/large.yaml`` (or its packaged copy): the cases at LLM scale."""
+    return packaged_path("spec", LARGE_SPEC_NAME)
 
 
 def schema_path() -> Path:
@@ -349,24 +358,48 @@ def _shape(doc: YamlDoc, path: NodePath, value: Any) -> tuple[int, ...]:
 
 def _generate(doc: YamlDoc, path: NodePath, spec: dict[str, Any]) -> Array:
     """Deterministic logits, class indices or probabilities (see ``spec/schema.json``)."""
+    try:
+        return generate(spec)
+    except _GeneratorError as exc:
+        raise doc.error((*path, exc.key), str(exc)) from None
+
+
+class _GeneratorError(ValueError):
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(message)
+        self.key = key
+
+
+def generate(spec: dict[str, Any]) -> Array:
+    """The array a generator mapping of the spec stands for (``spec/schema.json``): standard
+    normal logits times ``scale``, class indices (the last ``padding`` of the last axis -100),
+    weights uniform in ``[low, high)``, or probabilities. Generated cases at scale
+    (``conformance.strategies.large_cases``) are built by this too, so their spec form is
+    these mappings and not millions of numbers. ``ValueError`` for an impossible one."""
     rng = np.random.default_rng(spec["seed"])
     if "probabilities" in spec:
-        return _probabilities(doc, path, rng, tuple(spec["probabilities"]), spec.get("axis"))
+        return _probabilities(rng, tuple(spec["probabilities"]), spec.get("axis"))
     shape = tuple(spec["shape"])
+    if "low" in spec:
+        return rng.uniform(float(spec["low"]), float(spec["high"]), size=shape)
     if "classes" not in spec:
         return rng.standard_normal(shape) * float(spec.get("scale", 1.0))
     if spec["classes"] < 1 and 0 not in shape:
-        raise doc.error((*path, "classes"), f"no class to draw a target of shape {list(shape)}")
-    return rng.integers(0, max(spec["classes"], 1), size=shape, dtype=np.int64)
+        raise _GeneratorError("classes", f"no class to draw a target of shape {list(shape)}")
+    target = rng.integers(0, max(spec["classes"], 1), size=shape, dtype=np.int64)
+    padding = float(spec.get("padding", 0.0))
+    if padding and shape:
+        target[..., shape[-1] - math.floor(padding * shape[-1]):] = DEFAULT_IGNORE_INDEX
+    return target
 
 
-def _probabilities(doc: YamlDoc, path: NodePath, rng: np.random.Generator, shape: tuple[int, ...],
+def _probabilities(rng: np.random.Generator, shape: tuple[int, ...],
                    axis: int | None) -> Array:
     """Softmax of standard normals along ``axis`` (default 1, or 0 for a 1-D shape)."""
     if axis is None:
         axis = class_axis_of(shape)
     if not -len(shape) <= axis < len(shape):
-        raise doc.error((*path, "axis"), f"axis {axis} is out of range for shape {list(shape)}")
+        raise _GeneratorError("axis", f"axis {axis} is out of range for shape {list(shape)}")
     z = rng.standard_normal(shape)
     if z.size == 0:
         return z

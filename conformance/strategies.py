@@ -13,6 +13,12 @@ scattered, with any reduction, weight and smoothing; one logit array in ``HOSTIL
 a hostile kind (a large common offset, huge gaps, all equal, subnormals); one case in
 ``NONFINITE_ONE_IN`` has a NaN or an infinity written into the target class, another class or
 an ignored row. Weights may be zero or negative.
+
+``large_cases()`` draws calls at LLM scale (``C`` a vocabulary size such as 32000 or 128256)
+for the ``large`` profile: only the generator mappings of the spec are drawn (``seed``,
+``scale``, ``padding``, ...; ``conformance.spec.generate`` builds the arrays), since drawing
+millions of elements one by one is slow and mostly constant; the case's spec form is those
+mappings (``SeededCase``), so a finding's record and a promoted case stay small.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -29,6 +35,7 @@ from hypothesis.errors import InvalidArgument
 from hypothesis.extra import numpy as hnp
 
 from conformance.case import Case, Expect
+from conformance.spec import generate
 from implementations.base import DEFAULT_IGNORE_INDEX, Array, class_axis_of
 
 __all__ = [
@@ -42,10 +49,12 @@ __all__ = [
     "ignore_indices",
     "invalid_cases",
     "label_smoothings",
+    "large_cases",
     "logits",
     "make_case",
     "probability_targets",
     "reductions",
+    "seeded_case",
     "shapes",
     "weights",
 ]
@@ -404,3 +413,99 @@ def _mismatched(draw: st.DrawFn, shape: tuple[int, ...]) -> Array:
         return np.zeros(extra + 1, dtype=np.int64)  # (C,) input wants a 0-d target
     wrong = (shape[0] + extra, *shape[2:])
     return np.zeros(wrong, dtype=np.int64)
+
+
+# --- at LLM scale -----------------------------------------------------------------------------
+
+#: Vocabulary sizes of language models (LLaMA-2, GPT-2, 2**16, LLaMA-3, 2**17, Qwen-2, Gemma),
+#: smallest first (where a draw goes first).
+VOCABULARIES = (32000, 50257, 65536, 128256, 131072, 151936, 262144)
+PADDINGS = (0.5, 0.0, 0.25, 0.9)  # fraction of each sequence that is -100 padding
+LARGE_SCALES = (1.0, 4.0, 16.0)  # logits are standard normals times one of these
+WEIGHT_RANGE = (0.25, 4.0)
+SEEDS = st.integers(0, 2**31 - 1)
+
+
+@dataclass(frozen=True, eq=False)
+class SeededCase(Case):
+    """A case whose arrays are built from spec generator mappings (``recipe``: ``input``,
+    ``target`` and perhaps ``weight``); its spec form is those mappings."""
+
+    recipe: tuple[tuple[str, dict[str, Any]], ...] = ()
+
+    def to_spec(self) -> dict[str, Any]:
+        """The case in spec form, its arrays as generator mappings."""
+        spec: dict[str, Any] = {"id": self.id, "source": self.source, "tags": list(self.tags),
+                                **{k: dict(v) for k, v in self.recipe}}
+        spec["reduction"] = self.reduction
+        if self.label_smoothing != 0.0:
+            spec["label_smoothing"] = self.label_smoothing
+        return spec
+
+
+def _large_classes(draw: st.DrawFn, lo: int, hi: int) -> int:
+    fitting = [v for v in VOCABULARIES if lo <= v <= hi]
+    if fitting:
+        return int(draw(st.sampled_from(fitting), label="classes"))
+    return int(draw(st.one_of(st.just(hi), st.integers(lo, hi)), label="classes"))
+
+
+def _large_shape(draw: st.DrawFn, n_classes: int, elements: int) -> tuple[int, ...]:
+    """``(N, C)`` three times in four, else ``(N, C, L)``; ``N`` (and ``L``) fill the room, or
+    one row, or any number of rows that fits."""
+    rows = max(elements // n_classes, 1)
+    side = 1
+    if draw(st.integers(0, 3), label="k-dim") == 3:
+        side = draw(st.integers(1, max(1, min(rows, 8))), label="side")
+        rows = max(rows // side, 1)
+    fill = draw(st.sampled_from(("fit", "one", "any")), label="rows")
+    n = rows if fill == "fit" else 1 if fill == "one" else draw(st.integers(1, rows),
+                                                                  label="batch")
+    return (n, n_classes) if side == 1 else (n, n_classes, side)
+
+
+@st.composite
+def large_cases(draw: st.DrawFn, *, max_elements: int, min_classes: int = 1,
+                max_classes: int = VOCABULARIES[-1]) -> Case:
+    """Calls at LLM scale: ``C`` a vocabulary size in ``[min_classes, max_classes]`` that fits
+    (else any size up to the room), the rows that fit in ``max_elements`` input elements (half
+    as many with probability targets), -100 padding (``PADDINGS``), class weights, smoothing
+    0.1, every reduction, K-dim inputs."""
+    _check_range("min_classes", min_classes, "max_classes", max_classes, 1)
+    _check_int("max_elements", max_elements, min_classes)
+    probabilities = draw(st.booleans(), label="probabilities")
+    elements = max_elements // 2 if probabilities else max_elements
+    n_classes = _large_classes(draw, min_classes, min(max_classes, max(elements, min_classes)))
+    shape = _large_shape(draw, n_classes, elements)
+    rest = [shape[0], *shape[2:]]
+    recipe: dict[str, dict[str, Any]] = {"input": {
+        "shape": list(shape), "seed": draw(SEEDS, label="input seed"),
+        "scale": draw(st.sampled_from(LARGE_SCALES), label="scale")}}
+    if probabilities:
+        recipe["target"] = {"probabilities": list(shape), "seed": draw(SEEDS, label="seed")}
+    else:
+        padding = draw(st.sampled_from(PADDINGS), label="padding")
+        recipe["target"] = {"classes": n_classes, "shape": rest,
+                            "seed": draw(SEEDS, label="target seed"),
+                            **({"padding": padding} if padding else {})}
+    if draw(st.booleans(), label="weighted"):
+        low, high = WEIGHT_RANGE
+        recipe["weight"] = {"shape": [n_classes], "seed": draw(SEEDS, label="weight seed"),
+                            "low": low, "high": high}
+    reduction = draw(reductions(), label="reduction")
+    smoothing = draw(st.sampled_from((0.0, 0.1)), label="label_smoothing")
+    return seeded_case(recipe, reduction, smoothing)
+
+
+def seeded_case(recipe: dict[str, dict[str, Any]], reduction: str = "mean",
+                label_smoothing: float = 0.0) -> Case:
+    """The ``SeededCase`` of generator mappings (``input``, ``target``, perhaps ``weight``),
+    its id derived from them."""
+    weight = recipe.get("weight")
+    case = SeededCase(id="gen", input=generate(recipe["input"]),
+                      target=generate(recipe["target"]),
+                      weight=None if weight is None else generate(weight),
+                      reduction=reduction, label_smoothing=float(label_smoothing),
+                      source="generated", tags=("generated", "large"),
+                      recipe=tuple((k, v) for k, v in recipe.items()))
+    return replace(case, id=case_id(case))

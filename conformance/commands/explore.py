@@ -9,7 +9,7 @@ from pathlib import Path
 from rich.console import Console
 
 import implementations
-from conformance.properties import promote, property_names, run_properties
+from conformance.properties import PROFILES, promote, property_names, run_properties
 from conformance.results import Record
 from implementations.base import ALL_DTYPES
 
@@ -22,7 +22,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="Hypothesis seed (default: a random one, printed)")
     parser.add_argument("--max-examples", type=int, default=None, metavar="N",
                         help="examples per property (default: the explore profile's)")
-    parser.add_argument("--dtype", choices=ALL_DTYPES, default="float64")
+    parser.add_argument("--profile", choices=tuple(PROFILES), default="explore",
+                        help="generated-case profile (default: explore; large: LLM "
+                             "vocabularies, sized from the memory budget)")
+    parser.add_argument("--dtype", choices=ALL_DTYPES, default=None,
+                        help="dtype (default: the profile's first, else float64)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--property", action="append", choices=property_names(),
                         metavar="NAME", help="only this property (repeatable)")
@@ -34,10 +38,12 @@ def main(args: argparse.Namespace) -> int:
     """Run the explore profile; exit 1 when something diverges, else 0."""
     console = Console()
     impl = implementations.load(args.impl)
-    records = run_properties(impl, profile="explore", dtype=args.dtype, device=args.device,
+    dtype = args.dtype or (PROFILES[args.profile].dtypes or ("float64",))[0]
+    records = run_properties(impl, profile=args.profile, dtype=dtype, device=args.device,
                              seed=args.seed, only=args.property, max_examples=args.max_examples)
     seed = records[0].seed if records else args.seed
-    console.print(f"explored {impl.name} ({args.dtype}, {args.device}) with seed {seed}")
+    console.print(f"explored {impl.name} ({dtype}, {args.device}, profile {args.profile}) "
+                  f"with seed {seed}")
     found = [r for r in records if r.verdict == "diverges"]
     for record in records:
         _print(console, record)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import time
 import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -27,13 +28,18 @@ from typing import Any, TextIO
 
 from conformance import config as ce_config
 from conformance import spec
-from conformance.commands.options import add_run_options, plan_from, session_names
+from conformance.commands.options import (
+    add_run_options,
+    plan_from,
+    session_names,
+)
 from conformance.expectations import (
     Annotated,
     ExpectationsError,
     expectations_for,
     load_expectations,
 )
+from conformance.properties import PROFILES, profile_cases
 from conformance.provenance import provenance
 from conformance.report import divergences
 from conformance.report.folder import check_writable
@@ -86,12 +92,17 @@ def main(args: argparse.Namespace) -> int:
         if path is not None:
             check_writable(path.parent if path is args.junit else path)
     spec_path = args.spec or spec.default_spec_path()
-    plan = plan_from(args, spec.load_spec(spec_path, exclude=args.exclude), default_dtypes=())
+    extra, left_out = profile_cases(args.profile, exclude=args.exclude)
+    for line in left_out:
+        print(f"gate {name}: left out {line}", file=sys.stderr)
+    plan = plan_from(args, spec.load_spec(spec_path, exclude=args.exclude) + extra,
+                     default_dtypes=())
     if args.results is not None:
         impl_name, records = recorded(args.results, name, plan, spec.spec_hash(spec_path))
         described = None
     else:
-        (result,) = run([name], plan, jobs=1, progress=_progress(name))
+        every = 1 if PROFILES[args.profile].scaled else PROGRESS_EVERY
+        (result,) = run([name], plan, jobs=1, progress=_progress(name, every))
         if result.skipped:
             raise CliError(f"{args.impl} cannot run here: {result.skipped}")
         described = result.described
@@ -145,16 +156,18 @@ def _apply_settings(args: argparse.Namespace) -> None:
     args.device = list(chosen.devices) or None
 
 
-def _progress(name: str) -> Callable[[str, str, str], None]:
-    """A line on stderr every ``PROGRESS_EVERY`` checks, so a slow gate shows it is alive."""
+def _progress(name: str, every: int = PROGRESS_EVERY) -> Callable[[str, str, str], None]:
+    """A line on stderr every ``every`` checks, so a slow gate shows it is alive (every check,
+    with the time, in a profile of large calls)."""
     done = Counter[str]()
+    start = time.monotonic()
 
     def progress(impl: str, verdict: str, check: str) -> None:
         done[verdict] += 1
         total = sum(done.values())
-        if total % PROGRESS_EVERY == 0:
-            print(f"gate {name}: {total} checks done ({done['conforms']} conform)",
-                  file=sys.stderr, flush=True)
+        if total % every == 0:
+            print(f"gate {name}: {total} checks done ({done['conforms']} conform; last "
+                  f"{check}, {time.monotonic() - start:.0f} s)", file=sys.stderr, flush=True)
     return progress
 
 

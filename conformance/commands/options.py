@@ -36,7 +36,10 @@ def add_run_options(parser: argparse.ArgumentParser, *, default_dtypes: str) -> 
     parser.add_argument("--device", action="append", metavar="DEVICE",
                         help="device to run on (repeatable; default: cpu; e.g. cuda)")
     parser.add_argument("--profile", choices=tuple(PROFILES), default="ci",
-                        help="generated-case profile: ci (derandomized, gated) or explore")
+                        help="generated-case profile: ci (derandomized, gated), explore "
+                             "(random, larger) or large (LLM vocabularies, low precision, the "
+                             "spec's large cases; sized from $CE_CONFORMANCE_MEMORY or a "
+                             "quarter of the memory available)")
     parser.add_argument("--seed", type=int, default=None, help="seed for generated cases")
     parser.add_argument("--max-examples", type=_positive, default=None, metavar="N",
                         help="examples per generated property (default: the profile's)")
@@ -58,7 +61,8 @@ def add_run_options(parser: argparse.ArgumentParser, *, default_dtypes: str) -> 
 
 def plan_from(args: argparse.Namespace, cases: Sequence[Case], *,
               default_dtypes: Sequence[str]) -> Plan:
-    """The ``Plan`` the options describe."""
+    """The ``Plan`` the options describe (a profile's own dtypes when none is asked for)."""
+    default_dtypes = PROFILES[args.profile].dtypes or default_dtypes
     return Plan(cases=tuple(cases), dtypes=tuple(args.dtype or default_dtypes),
                 devices=tuple(args.device or ("cpu",)), gradients=not args.no_gradients,
                 profile=None if args.no_properties else args.profile, seed=args.seed,

@@ -10,13 +10,18 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from conformance import spec
-from conformance.commands.options import add_run_options, logs_note, plan_from, session_names
+from conformance.commands.options import (
+    add_run_options,
+    logs_note,
+    plan_from,
+    session_names,
+)
 from conformance.expectations import expectations_for, load_expectations
-from conformance.properties import property_names
+from conformance.properties import profile_cases, property_names
 from conformance.provenance import provenance
 from conformance.report import divergences
 from conformance.report.folder import check_writable, write_folder
@@ -54,8 +59,12 @@ def main(args: argparse.Namespace) -> int:
     names = session_names(args.impl)
     given = {e.implementation: e for e in map(load_expectations, args.expectations or [])}
     spec_path = args.spec or spec.default_spec_path()
+    extra, left_out = profile_cases(args.profile, args.case, args.exclude_case)
+    for line in left_out:
+        console.print(f"[yellow]left out[/] {escape(line)}", highlight=False)
     plan = plan_from(args, spec.load_spec(spec_path, include=args.case,
-                                          exclude=args.exclude_case), default_dtypes=("float64",))
+                                          exclude=args.exclude_case) + extra,
+                     default_dtypes=("float64",))
     results = _run(names, plan, args, console)
     records = [r for result in results for r in result.records]
     for result in results:  # mark known divergences with their recorded reasons
@@ -83,10 +92,10 @@ def main(args: argparse.Namespace) -> int:
 
 def _run(names: list[str], plan: Plan, args: argparse.Namespace,
          console: Console) -> list[ImplResult]:
-    n_properties = len(property_names()) if plan.profile else 0
+    n_properties = len(property_names(plan.profile)) if plan.profile else 0
     per_impl = (len(plan.cases) + n_properties) * len(plan.dtypes) * len(plan.devices)
     with Progress(TextColumn("{task.description:<14}"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("{task.fields[counts]}"), console=console,
+                  TimeElapsedColumn(), TextColumn("{task.fields[counts]}"), console=console,
                   disable=args.quiet) as bar:
         tasks = {name: bar.add_task(escape(name[:40]), total=per_impl, counts="")
                  for name in names}
