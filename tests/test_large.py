@@ -103,7 +103,8 @@ def test_large_spec_cases_stay_out_of_the_default_profiles() -> None:
     for name in ("ci", "explore"):
         assert profile_cases(name) == ([], [])
     large, left = profile_cases("large")
-    assert large and not left
+    assert large
+    assert not left
     assert {c.location.split(":")[0] for c in large} == {"spec/large.yaml"}
     assert min(c.input.shape[1] for c in large) >= 32000
 
@@ -112,7 +113,8 @@ def test_a_large_spec_case_over_the_budget_is_left_out(monkeypatch: pytest.Monke
     _budget(monkeypatch, 1 << 20)
     kept, left = profile_cases("large")
     assert all(c.input.size <= 1 << 20 for c in kept)
-    assert left and all(memory.ENV in line for line in left)
+    assert left
+    assert all(memory.ENV in line for line in left)
     assert len(kept) + len(left) == len(load_spec(large_spec_path()))
 
 
