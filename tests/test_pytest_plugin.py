@@ -161,3 +161,23 @@ def test_gate_takes_its_implementation_from_pyproject_and_the_environment(tmp_pa
     monkeypatch.syspath_prepend(str(ROOT))
     assert main(args) == 1, "the environment wins over pyproject.toml"
     assert main([*args, "--impl", "reference"]) == 0, "the command line wins over both"
+
+
+TWO_CAUSES = "tests.helpers.two_causes:WrongSumAndPadding"
+
+
+def test_a_property_with_two_causes_judges_both(tmp_path):
+    """One test per property; a property that finds two distinct causes reports both, and is
+    an xfail only when the expectations list every one of them."""
+    args = ("--ce-impl", TWO_CAUSES, "--ce-spec", str(MINI_SPEC), "-k", "test_property and "
+            "differential")
+    status, out = _pytest(tmp_path, *args)
+    assert status == 1, out
+    assert "2 new causes" in out, out
+    known = tmp_path / "known.yaml"
+    known.write_text("divergences:\n  - select: {signature: 'property:differential / diverges"
+                     " / value / *'}\n    reason: sums 1.5 times too large; padding counted\n")
+    status, out = _pytest(tmp_path, *args, "--ce-expectations", str(known))
+    assert status == 0, out
+    assert "XFAIL" in out
+    assert "padding counted" in out

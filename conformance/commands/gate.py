@@ -288,6 +288,8 @@ def _print_group(g: divergences.Group, write: Callable[[str], Any]) -> None:
         write(f"  ... and {len(g.records) - EXAMPLES_SHOWN} more checks (in --junit and --out)\n")
     if m.exception:
         write(f"  raised {m.exception}\n")
+    if m.origin == Origin.GENERATED and m.signature:
+        write(f"  signature: {m.signature}   (select it with signature: in expectations)\n")
     if m.location:
         write(f"  defined at {m.location}\n")
     if m.repro:

@@ -24,13 +24,13 @@ from dataclasses import dataclass
 from conformance.report.values import clip, number
 from conformance.results import Record
 from conformance.severity import severity_of
-from conformance.vocabulary import Severity
+from conformance.vocabulary import Origin, Severity
 
 _NUMBER = re.compile(r"(?<![\w.])[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?(?![\w.])")
 _RUN = re.compile(r"#(?:[\s,]+#)+")
 _TOKEN = re.compile(r"np\.nan|np\.inf|[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 
-GroupKey = tuple[str, str, str, str, str, str, str]
+GroupKey = tuple[str, str, str, str, str, str, str, str]
 SPEC_IMPL = "torch"  # the specification: its column and groups come first
 
 
@@ -120,8 +120,9 @@ def _leaves(value: object) -> int:
 
 def _key(record: Record) -> GroupKey:
     exception = (record.exception or "").split(":", 1)[0] if record.exception else ""
+    cause = record.signature or "" if record.origin == Origin.GENERATED else ""
     return (record.impl, record.check, normalize(record.reason), record.outcome or "",
-            exception, record.expected_reason or "", str(severity_of(record)))
+            exception, record.expected_reason or "", str(severity_of(record)), cause)
 
 
 def _size_order(record: Record) -> tuple[int, int, str, str, str]:
