@@ -151,34 +151,55 @@ def _special_mismatch(a: Array, e_rounded: Array, e: Array, allowed: Array,
     return None
 
 
+#: Elements of the ``(M, C)`` matrices the bounds are computed on at a time (rows in blocks,
+#: so the temporaries stay small at LLM scale; each row's figures do not depend on the block).
+BLOCK_ELEMENTS = 1 << 18
+
+
 def bounds(parts: Decomposition, value: Array, grad: Array, reduction: str, dtype: str,
            input_shape: tuple[int, ...]) -> tuple[Array, Array]:
     """The allowed absolute errors of the loss and of the gradient (module docstring)."""
-    x = np.where(np.isfinite(parts.logits), parts.logits, 0.0)
-    with np.errstate(invalid="ignore", over="ignore"):
-        lse = np.where(np.isfinite(parts.logits - parts.logp), parts.logits - parts.logp, 0.0)
-        lse_row = np.max(lse, axis=1, keepdims=True) if lse.size else lse[:, :1]
     n_rows, n_classes = parts.logits.shape
     log_c, log_m = math.log2(max(n_classes, 1)), math.log2(max(n_rows, 1)) + 1.0
-    q = np.abs(parts.q)
-    dist = np.abs(lse_row) + np.abs(lse_row - x) + log_c
-    with np.errstate(invalid="ignore", over="ignore"):
-        rows = np.sum(q * dist, axis=1) + log_m * np.abs(np.nan_to_num(parts.losses))
     u = unit_roundoff(dtype)
     floor = float(finfo(dtype).smallest_normal)
+    d = abs(parts.denominator) if reduction == "mean" and parts.denominator else 1.0
+    class_axis = class_axis_of(input_shape)
+    moved = np.moveaxis(np.empty(input_shape), class_axis, -1).shape
+    grad_rows = np.moveaxis(np.asarray(grad, dtype=np.float64).reshape(input_shape),
+                            class_axis, -1).reshape(n_rows, n_classes)
+    rows, grad_allowed = np.empty(n_rows), np.empty((n_rows, n_classes))
+    step = max(1, BLOCK_ELEMENTS // max(n_classes, 1))
+    for start in range(0, n_rows, step):
+        block = slice(start, start + step)
+        rows[block], g = _row_terms(parts, block, log_c, d)
+        with np.errstate(invalid="ignore"):
+            grad_allowed[block] = _finite(K * u * np.nan_to_num(g) +
+                                          ulp(grad_rows[block], dtype) / 2 + floor)
+    with np.errstate(invalid="ignore", over="ignore"):
+        rows += log_m * np.abs(np.nan_to_num(parts.losses))
     ref = np.asarray(value, dtype=np.float64)
     with np.errstate(invalid="ignore", over="ignore"):
         scale = _reduce_bound(rows, parts.denominator, reduction, ref, log_m)
         value_allowed = _finite(K * u * scale + ulp(ref, dtype) / 2 + floor)
-    p = np.exp(parts.logp)
-    d = abs(parts.denominator) if reduction == "mean" and parts.denominator else 1.0
+    return value_allowed, np.moveaxis(grad_allowed.reshape(moved), -1, class_axis)
+
+
+def _row_terms(parts: Decomposition, block: slice, log_c: float, d: float) -> tuple[Array, Array]:
+    """For the rows of ``block``: ``sum_c |q| * dist`` (the value's per-row term, without the
+    summation's) and the gradient's bound before ``K * u`` (module docstring)."""
+    logits, logp = parts.logits[block], parts.logp[block]
+    x = np.where(np.isfinite(logits), logits, 0.0)
+    with np.errstate(invalid="ignore", over="ignore"):
+        lse = np.where(np.isfinite(logits - logp), logits - logp, 0.0)
+        lse_row = np.max(lse, axis=1, keepdims=True) if lse.size else lse[:, :1]
+    q = np.abs(parts.q[block])
+    dist = np.abs(lse_row) + np.abs(lse_row - x) + log_c
+    with np.errstate(invalid="ignore", over="ignore"):
+        rows = np.sum(q * dist, axis=1)
+    p = np.exp(logp)
     g_rows = (p * np.sum(q, axis=1, keepdims=True) * (1.0 + dist) + q) / d
-    class_axis = class_axis_of(input_shape)
-    moved = np.moveaxis(np.empty(input_shape), class_axis, -1).shape
-    g = np.moveaxis(g_rows.reshape(moved), -1, class_axis)
-    with np.errstate(invalid="ignore"):
-        grad_allowed = K * u * np.nan_to_num(g) + ulp(grad, dtype) / 2 + floor
-    return value_allowed, _finite(grad_allowed)
+    return rows, g_rows
 
 
 def _reduce_bound(rows: Array, denominator: float, reduction: str, value: Array,

@@ -4,6 +4,7 @@ kept out of the other profiles, and a kernel wrong only beyond one tile of class
 
 from __future__ import annotations
 
+import tracemalloc
 from typing import Any
 
 import numpy as np
@@ -11,11 +12,13 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 
-from conformance import memory
+from conformance import memory, tolerance
 from conformance.properties import PROFILES, profile_cases, property_names, run_properties
 from conformance.spec import default_spec_path, large_spec_path, load_spec
 from conformance.strategies import large_cases
 from conformance.vocabulary import Verdict
+from implementations import reference as ref
+from implementations._dtypes import round_to
 from implementations.reference import ReferenceImplementation
 
 TILE = 4096
@@ -154,3 +157,33 @@ def test_a_kernel_wrong_beyond_one_tile_is_caught_by_large_not_ci(
     assert found[0].verdict == Verdict.DIVERGES, found[0].reason
     assert found[0].case_spec is not None
     assert found[0].case_spec["input"]["shape"][1] > TILE
+
+
+def _llm_call(rows: int, classes: int) -> tuple[Any, Any, Any, Any]:
+    """A float16-rounded call with -100 padding, weights and smoothing, and its evaluation."""
+    rng = np.random.default_rng(7)
+    x = round_to(rng.standard_normal((rows, classes)) * 3, "float16")
+    target = rng.integers(0, classes, rows)
+    target[rows // 2:] = -100
+    return x, *ref.evaluate(x, target, rng.uniform(0.25, 4.0, classes), label_smoothing=0.1)
+
+
+def test_the_bounds_do_not_depend_on_their_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    x, value, grad, parts = _llm_call(40, 5000)
+    whole = tolerance.bounds(parts, value, grad, "mean", "float16", x.shape)
+    monkeypatch.setattr(tolerance, "BLOCK_ELEMENTS", 3 * 5000 + 1)  # blocks of 3 rows
+    blocked = tolerance.bounds(parts, value, grad, "mean", "float16", x.shape)
+    for a, b in zip(whole, blocked, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_the_bounds_peak_is_about_twice_the_input() -> None:
+    x, value, grad, parts = _llm_call(64, 32000)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        tolerance.bounds(parts, value, grad, "mean", "float16", x.shape)
+        peak = tracemalloc.get_traced_memory()[1] - before
+    finally:
+        tracemalloc.stop()
+    assert peak < 2.5 * x.nbytes, peak / x.nbytes
