@@ -1,7 +1,9 @@
 """The published report's findings reproduce: each snippet runs on its own and prints both values.
 
 A sample of ``reports/published/results.json``: the first finding (a record with a snippet) of
-each (implementation, check) group. Its snippet is rebuilt with today's ``conformance.repro``
+each (implementation, severity, kind of check) group, the kinds being value, gradient, invalid
+input and generated (a fresh interpreter per snippet costs seconds, so not every cause).
+Its snippet is rebuilt with today's ``conformance.repro``
 from the record (the spec case by id, a generated one from ``case_spec``), a plugin loaded as
 ``module:attr`` from its example folder (as ``--impl module:attr`` would), and run in a fresh
 interpreter from the repository root. It must exit 0 and print the implementation's line and
@@ -41,7 +43,8 @@ def _sample() -> list[dict[str, Any]]:
     first: dict[tuple[str, str], dict[str, Any]] = {}
     for record in records:
         if record.get("repro"):
-            first.setdefault((record["impl"], record["check"]), record)
+            kind = "generated" if record["check"].startswith("property:") else record["check"]
+            first.setdefault((record["impl"], record.get("severity"), kind), record)
     return list(first.values())
 
 
@@ -89,7 +92,8 @@ def _from_spec(spec: dict[str, Any]) -> Case:
         os.unlink(handle.name)
 
 
-@pytest.mark.parametrize("record", SAMPLE, ids=[f"{r['impl']}-{r['check']}" for r in SAMPLE])
+@pytest.mark.parametrize("record", SAMPLE,
+                         ids=[f"{r['impl']}-{r['check']}-{r['case']}" for r in SAMPLE])
 def test_published_snippet_runs_and_prints_both_values(record: dict[str, Any]) -> None:
     name = record["impl"]
     for module in ("torch", *_modules(name)):
