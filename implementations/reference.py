@@ -14,8 +14,11 @@ Semantics (each checked against torch itself, see ``tests/test_reference.py``):
       smooth_i = -sum_c w[c] * log p[i, c]
       loss_i   = (1 - e) * nll_i + e / C * smooth_i          (0 where y == ignore_index)
 
-  ``mean`` divides both sums by ``sum_i w[y_i]`` over the rows that are not ignored; a zero
-  denominator (empty batch, all ignored, all target weights zero) gives NaN.
+  ``mean`` divides both sums by ``D = sum_i w[y_i]`` over the rows that are not ignored. When
+  ``D == 0`` it divides as torch does, each part on its own in IEEE arithmetic:
+  ``(1 - e) * (sum nll / D) + e / C * (sum smooth / D)``, so a part is NaN where its sum is 0
+  (empty batch, all ignored, all target weights zero) and +-inf where not (weights that cancel),
+  and inf - inf is NaN.
 * Probabilities ``t`` (smoothed to ``t * (1 - e) + e / C``)::
 
       loss_i = -sum_c w[c] * t[i, c] * log p[i, c]
@@ -24,7 +27,8 @@ Semantics (each checked against torch itself, see ``tests/test_reference.py``):
   denominator); empty input gives NaN. ``ignore_index >= 0`` raises; IEEE arithmetic is kept,
   so ``t = 0`` against ``log p = -inf`` gives NaN, as in torch.
 
-The gradient is analytic: d(-log p[i, k]) / dx[i, j] = p[i, j] - [j == k]. Where torch's
+The gradient is analytic: d(-log p[i, k]) / dx[i, j] = p[i, j] - [j == k]; with ``D == 0`` it
+follows torch's backward step by step (``_zero_denominator_grad``). Where torch's
 backward refuses a call its forward accepts (a ``(C,)`` input with a ``(1,)`` target,
 ``torch_rules.check_backward``), ``value_and_grad`` raises ``RuntimeError`` as torch does;
 ``evaluate`` still returns the analytic gradient (the tolerance model and the properties use it).
@@ -199,8 +203,10 @@ def _log_softmax(logits: Array, out: Array, scratch: Array) -> Array:
     return out
 
 
-def _index_losses(rows: _Rows, part: _Targets, logp: Array, scratch: Array) -> Array:
-    """``(1 - e) * nll_i + e / C * smooth_i`` (0 where ignored)."""
+def _index_losses(rows: _Rows, part: _Targets, logp: Array, scratch: Array,
+                  parts: Array | None) -> Array:
+    """``(1 - e) * nll_i + e / C * smooth_i`` (0 where ignored); with smoothing and ``parts``
+    (``(2, rows)``), ``nll_i`` and ``smooth_i`` are also written into its two rows."""
     m, n_classes = logp.shape
     eps = rows.plan.smoothing
     nll = np.zeros(m)
@@ -211,6 +217,8 @@ def _index_losses(rows: _Rows, part: _Targets, logp: Array, scratch: Array) -> A
             return nll
         weighted = np.multiply(logp, rows.class_weights(), out=scratch)
         smooth = np.where(part.valid, -np.sum(weighted, axis=1), 0.0)
+        if parts is not None:
+            parts[0], parts[1] = nll, smooth
         return (1.0 - eps) * nll + rows.plan.smoothing_per_class * smooth
 
 
@@ -242,9 +250,10 @@ def _probability_q(rows: _Rows, chunk: _Chunk, out: Array) -> Array:
 
 
 def _chunk_terms(rows: _Rows, targets: _Targets, chunk: _Chunk, space: _Workspace,
-                 gradient: bool) -> tuple[Array, Array]:
-    """A chunk's per-row losses, with its ``log p`` in ``space.logp`` and (with ``gradient``
-    or probabilities) its target vectors in ``space.q``."""
+                 gradient: bool, parts: Array | None) -> tuple[Array, Array]:
+    """A chunk's per-row losses, with its ``log p`` in ``space.logp``, (with ``gradient``
+    or probabilities) its target vectors in ``space.q`` and (given ``parts``, ``_split_parts``)
+    the chunk's columns of ``parts``."""
     logp = _log_softmax(rows.logits(chunk), space.logp, space.scratch)
     if rows.plan.probabilities:
         q = _probability_q(rows, chunk, space.q)
@@ -253,16 +262,16 @@ def _chunk_terms(rows: _Rows, targets: _Targets, chunk: _Chunk, space: _Workspac
     part = targets[chunk.rows]
     if gradient:
         _index_q(rows, part, space.q)
-    return logp, _index_losses(rows, part, logp, space.scratch)
+    chunk_parts = None if parts is None else parts[:, chunk.rows]
+    return logp, _index_losses(rows, part, logp, space.scratch, chunk_parts)
 
 
 def _grad_rows(rows: _Rows, logp: Array, q: Array, part: _Targets, out: Array) -> None:
     """Write the chunk's gradient of the reduced loss, ``p * sum_c q[i, c] - q[i]``, into
     ``out`` (divided by the denominator for ``mean``)."""
     mean = rows.plan.reduction == "mean"
-    if mean and part.denominator == 0.0:
-        # torch: 1/0 times each row's weights; rows not ignored become NaN, ignored rows stay 0
-        out[...] = np.where(part.valid[:, None], np.nan, 0.0)
+    if mean and part.denominator == 0.0 and not rows.plan.probabilities:
+        _zero_denominator_grad(rows, logp, part, out)
         return
     with np.errstate(invalid="ignore", over="ignore"):
         np.exp(logp, out=out)
@@ -270,6 +279,27 @@ def _grad_rows(rows: _Rows, logp: Array, q: Array, part: _Targets, out: Array) -
         np.subtract(out, q, out=out)
         if mean:
             np.divide(out, part.denominator, out=out)
+
+
+def _zero_denominator_grad(rows: _Rows, logp: Array, part: _Targets, out: Array) -> None:
+    """torch's backward when the mean divides by ``D == 0``, step by step into ``out``:
+    nll_loss puts ``-w[y] * ((1 - e) / D)`` at each valid row's target (NaN where ``w[y]`` or
+    ``1 - e`` is 0, +-inf elsewhere), the smoothing term adds ``-w[c] * (e / C / D)`` to every
+    class of a valid row, and log_softmax's backward gives ``g - p * sum_c g`` (ignored rows:
+    ``0 - p * 0``). Rare, so ``p`` is a temporary of the chunk's size."""
+    eps, d = rows.plan.smoothing, np.float64(part.denominator)
+    out.fill(0.0)
+    if out.shape[1] == 0:
+        return
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        at_target = -part.weight * (np.float64(1.0 - eps) / d)
+        out[np.arange(len(out)), part.index] = np.where(part.valid, at_target, 0.0)
+        if eps > 0.0:
+            np.add(out, -rows.class_weights() * (np.float64(rows.plan.smoothing_per_class) / d),
+                   out=out, where=part.valid[:, None])
+        total = np.sum(out, axis=1, keepdims=True)
+        p = np.exp(logp)
+        np.subtract(out, np.multiply(p, total, out=p), out=out)
 
 
 def _store_grad(rows: _Rows, chunk: _Chunk, space: _Workspace, part: _Targets,
@@ -285,7 +315,32 @@ def _store_grad(rows: _Rows, chunk: _Chunk, space: _Workspace, part: _Targets,
     _grad_rows(rows, space.logp, space.q, part, view)
 
 
-def _reduce(rows: _Rows, losses: Array, denominator: float) -> Array:
+def _split_parts(rows: _Rows, targets: _Targets) -> Array | None:
+    """Room for each row's ``nll_i`` and ``smooth_i`` (``(2, M)``) where the mean needs them
+    apart: class indices, smoothing and a zero denominator (``_mean``); else None."""
+    if rows.plan.probabilities or rows.plan.reduction != "mean" or rows.plan.smoothing <= 0.0 \
+            or targets.denominator != 0.0:
+        return None
+    return np.empty((2, rows.n_rows))
+
+
+def _mean(rows: _Rows, total: np.float64, denominator: float, parts: Array | None) -> Array:
+    """``total / D`` in IEEE arithmetic; with ``parts`` (``D == 0``, smoothing) as torch
+    computes it, ``(1 - e) * (sum nll / D) + e / C * (sum smooth / D)``, each part NaN or +-inf
+    on its own. Probabilities: ``D == 0`` only for an empty input, NaN."""
+    d = np.float64(denominator)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        if rows.plan.probabilities and d == 0.0:
+            return np.asarray(np.nan)
+        if parts is None:
+            return np.asarray(total / d)
+        nll, smooth = np.sum(parts[0]) / d, np.sum(parts[1]) / d
+        return np.asarray((1.0 - rows.plan.smoothing) * nll
+                          + rows.plan.smoothing_per_class * smooth)
+
+
+def _reduce(rows: _Rows, losses: Array, denominator: float,
+            parts: Array | None = None) -> Array:
     reduction = rows.plan.reduction
     if reduction == "none":
         return losses.reshape(rows.out_shape)
@@ -294,10 +349,7 @@ def _reduce(rows: _Rows, losses: Array, denominator: float) -> Array:
         total = -np.sum(-losses)  # torch negates the summed products: empty gives -0.
     if reduction == "sum":
         return np.asarray(total)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        if denominator == 0.0:
-            return np.asarray(np.nan)
-        return np.asarray(total / denominator)
+    return _mean(rows, total, denominator, parts)
 
 
 def _in_chunks(rows: _Rows, gradient: bool, chunk_bytes: int,
@@ -305,14 +357,14 @@ def _in_chunks(rows: _Rows, gradient: bool, chunk_bytes: int,
     """The loss and (with ``gradient``) the gradient of its sum, chunk by chunk on up to
     ``workers`` threads; nothing of size ``(M, C)`` is kept but the gradient."""
     targets = _targets(rows)
-    losses = np.empty(rows.n_rows)
+    losses, parts = np.empty(rows.n_rows), _split_parts(rows, targets)
     grad = np.empty(rows.input_shape) if gradient else None
 
     def run(chunks: list[_Chunk]) -> None:
         space = _Workspace.of(max(_size(c) for c in chunks), rows.plan.n_classes)
         for chunk in chunks:
             part = space.take(_size(chunk))
-            losses[chunk.rows] = _chunk_terms(rows, targets, chunk, part, gradient)[1]
+            losses[chunk.rows] = _chunk_terms(rows, targets, chunk, part, gradient, parts)[1]
             if grad is not None:
                 _store_grad(rows, chunk, part, targets[chunk.rows], grad)
 
@@ -324,7 +376,7 @@ def _in_chunks(rows: _Rows, gradient: bool, chunk_bytes: int,
     else:
         with ThreadPoolExecutor(len(groups)) as pool:
             list(pool.map(run, groups))
-    return _reduce(rows, losses, targets.denominator), grad
+    return _reduce(rows, losses, targets.denominator, parts), grad
 
 
 def _size(chunk: _Chunk) -> int:
@@ -353,13 +405,13 @@ def evaluate(input: Array, target: Array, weight: Array | None = None,
     """The loss, the gradient of its sum, and the row-wise pieces, from one evaluation."""
     rows = _as_rows(input, target, weight, ignore_index, reduction, label_smoothing)
     targets, whole = _targets(rows), rows.whole()
-    space = _Workspace.of(rows.n_rows, rows.plan.n_classes)
-    logp, losses = _chunk_terms(rows, targets, whole, space, gradient=True)
+    space, parts = _Workspace.of(rows.n_rows, rows.plan.n_classes), _split_parts(rows, targets)
+    logp, losses = _chunk_terms(rows, targets, whole, space, True, parts)
     grad = np.empty(rows.input_shape)
     _store_grad(rows, whole, space, targets, grad)
-    parts = Decomposition(rows.logits(whole), logp, space.q, losses, targets.denominator,
-                          targets.valid)
-    return _reduce(rows, losses, targets.denominator), grad, parts
+    pieces = Decomposition(rows.logits(whole), logp, space.q, losses, targets.denominator,
+                           targets.valid)
+    return _reduce(rows, losses, targets.denominator, parts), grad, pieces
 
 
 def decompose(input: Array, target: Array, weight: Array | None = None,

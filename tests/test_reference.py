@@ -124,6 +124,61 @@ def test_zero_denominators_give_nan():
     assert np.signbit(ref.cross_entropy(np.zeros(0), np.zeros(0), reduction="sum"))
 
 
+@pytest.mark.parametrize(("weight", "eps", "loss", "grad"), [
+    ([1.0, 0.5, -1.0, 0.0], 0.0, math.inf, [[math.nan] * 4, [math.nan] + [math.inf] * 3,
+                                             [-math.inf, -math.inf, math.nan, -math.inf]]),
+    ([-1.0, 0.5, 1.0, 0.0], 0.0, -math.inf, [[math.nan] * 4, [math.nan] + [-math.inf] * 3,
+                                              [math.inf, math.inf, math.nan, math.inf]]),
+    ([1.0, 0.5, -1.0, 0.0], 0.1, math.inf, [[math.nan] * 4] * 3),
+    ([0.0, 1.0, 0.0, 0.0], 0.1, math.nan, [[math.nan] * 4] * 3),
+    ([1.0, -10.0, 1.0, -2.0], 0.1, math.nan, [[math.nan] * 4] * 3),
+])
+def test_weights_cancelling_to_a_zero_denominator_divide_as_torch(weight, eps, loss, grad):
+    """torch 2.13's numbers (the targets' weights sum to 0): each part of the mean is divided by
+    0 on its own, +-inf where its sum is not 0, NaN where it is, and inf - inf is NaN."""
+    value, gradient = ref.value_and_grad(X, Y, weight=np.array(weight), label_smoothing=eps)
+    np.testing.assert_array_equal(value, loss)
+    np.testing.assert_array_equal(gradient, np.array(grad))
+
+
+def _zero_denominator_call(seed: int) -> dict:
+    """A random ``mean`` call whose targets' weights sum to exactly 0: zero, -0.0 and negative
+    weights, some or all rows ignored, NaN or inf logits, smoothing 0, 0.1 or 1, K-dim."""
+    rng = np.random.default_rng(seed)
+    shape = [(4,), (3, 4), (2, 3), (4, 3), (2, 3, 2), (2, 4, 2, 2), (1, 3, 3), (5, 2)][seed % 8]
+    n_classes = shape[0 if len(shape) == 1 else 1]
+    x = rng.normal(size=shape) * 4
+    if seed % 6 == 0:
+        x.flat[rng.integers(0, x.size)] = rng.choice([np.nan, np.inf, -np.inf])
+    ignore = int(rng.integers(0, n_classes)) if seed % 3 == 0 else -100
+    kw = {"ignore_index": ignore, "label_smoothing": float(rng.choice([0.0, 0.1, 1.0]))}
+    while True:
+        t = rng.integers(0, n_classes, shape[:1] + shape[2:] if len(shape) > 1 else ())
+        if seed % 4 == 0 and t.ndim:
+            t.flat[rng.integers(0, t.size)] = ignore
+        if seed % 11 == 0:
+            t[...] = ignore
+        w = rng.choice([0.0, -0.0, 0.5, -0.5, 1.0, -1.0, 2.0, -10.0], n_classes)
+        valid = t != ignore
+        if np.sum(np.where(valid, w[np.where(valid, t, 0)], 0.0)) == 0.0:
+            return {"input": x, "target": t.astype(np.int64), "weight": w, **kw}
+
+
+@pytest.mark.parametrize("seed", range(48))
+def test_zero_denominator_matches_torch_element_by_element(seed):
+    """The mean and every gradient element, NaN and +-inf positions included (ignored rows: 0, or
+    NaN where their logits make p NaN), chunked and as one chunk, are torch's."""
+    for module in registry.builtin("torch").modules:
+        pytest.importorskip(module)
+    args = _zero_denominator_call(seed)
+    expected = implementations.load("torch").value_and_grad(**args)
+    chunked = ref.ReferenceImplementation(chunk_bytes=40, workers=2).value_and_grad(**args)
+    for got in (chunked, ref.evaluate(**args)[:2]):
+        for ours, theirs in zip(got, expected, strict=True):
+            np.testing.assert_array_equal(np.isnan(ours), np.isnan(theirs), err_msg=str(args))
+            np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-15, err_msg=str(args))
+
+
 @pytest.mark.parametrize("target", [np.array([1]), np.array([-100])])
 @pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
 def test_backward_refuses_a_shape1_target_of_an_unbatched_input(target, reduction):
