@@ -26,7 +26,7 @@ __all__ = ["BYTES_PER_ELEMENT", "ENV", "MAX_ELEMENTS", "MEMORY_FRACTION", "avail
 ENV = "CE_CONFORMANCE_MEMORY"
 MEMORY_FRACTION = 0.25  # of the memory available, for the harness's peak
 BYTES_PER_ELEMENT = 256  # the harness's peak per input element, with room to spare
-MAX_ELEMENTS = 1 << 22  # 4,194,304 elements (32 MiB of float64 logits) at most per case
+MAX_ELEMENTS = 1 << 21  # 2,097,152 elements (16 MiB of float64 logits) at most per case
 FALLBACK_BYTES = 2 << 30  # assumed available where the system does not say
 _UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 
