@@ -63,7 +63,7 @@ def _plugin(name: str) -> tuple[str, Path] | None:
 
 
 def _modules(name: str) -> tuple[str, ...]:
-    if name in registry.names():
+    if name in registry.builtin_names():
         return registry.builtin(name).modules
     return (name,)  # a plugin: its framework is its name (onnxruntime)
 
