@@ -4,6 +4,7 @@ kept out of the other profiles, and a kernel wrong only beyond one tile of class
 
 from __future__ import annotations
 
+import argparse
 import tracemalloc
 from typing import Any
 
@@ -13,12 +14,15 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 
 from conformance import memory, tolerance
+from conformance.commands import run as run_command
+from conformance.commands.options import plan_from
 from conformance.properties import PROFILES, profile_cases, property_names, run_properties
 from conformance.spec import default_spec_path, large_spec_path, load_spec
 from conformance.strategies import large_cases
 from conformance.vocabulary import Verdict
 from implementations import reference as ref
 from implementations._dtypes import round_to
+from implementations.base import Reduction
 from implementations.reference import ReferenceImplementation
 
 TILE = 4096
@@ -35,7 +39,7 @@ class DropsLastTile:
         self._reference = ReferenceImplementation()
 
     def cross_entropy(self, input: Any, target: Any, weight: Any = None,
-                      ignore_index: int = -100, reduction: str = "mean",
+                      ignore_index: int = -100, reduction: Reduction = "mean",
                       label_smoothing: float = 0.0, *, dtype: str = "float64",
                       device: str = "cpu") -> np.ndarray:
         """The reference's loss, the last tile's logits taken as -inf when there are tiles."""
@@ -187,3 +191,16 @@ def test_the_bounds_peak_is_about_twice_the_input() -> None:
     finally:
         tracemalloc.stop()
     assert peak < 2.5 * x.nbytes, peak / x.nbytes
+
+
+@pytest.mark.parametrize(("argv", "dtypes"), [
+    (["--profile", "large"], ("float16", "bfloat16", "float32")),
+    (["--profile", "large", "--dtype", "float64"], ("float64",)),
+    (["--profile", "ci"], ("float64",)),
+])
+def test_the_large_profile_runs_in_low_precision_unless_told(argv: list[str],
+                                                             dtypes: tuple[str, ...]) -> None:
+    parser = argparse.ArgumentParser()
+    run_command.add_arguments(parser)
+    plan = plan_from(parser.parse_args(argv), [], default_dtypes=("float64",))
+    assert plan.dtypes == dtypes
