@@ -100,8 +100,10 @@ def shifts(draw: st.DrawFn, /, **bounds: Any) -> Relation:
 
 @st.composite
 def permutations(draw: st.DrawFn, /, **bounds: Any) -> Relation:
-    """A case and the same with its classes permuted (targets and weights alike)."""
-    case = draw(cases(**bounds), label="case")
+    """A case and the same with its classes permuted (targets and weights alike); class
+    weights half the time at least, since only they can follow the wrong class."""
+    weighted = draw(st.sampled_from([True, None]), label="weighted")
+    case = draw(cases(**bounds, weighted=weighted), label="case")
     axis, n = _axis(case), case.input.shape[_axis(case)]
     perm = np.asarray(draw(st.permutations(range(n)), label="permutation"), dtype=np.int64)
     if n > 1 and np.array_equal(perm, np.arange(n)):
@@ -112,8 +114,10 @@ def permutations(draw: st.DrawFn, /, **bounds: Any) -> Relation:
         changes["target"] = np.take(case.target, perm, axis=axis)
     else:
         t, ii = case.target, case.ignore_index
-        changes["target"] = np.where(t == ii, t, inverse[np.clip(t, 0, n - 1)]).astype(np.int64)
-        changes["ignore_index"] = int(inverse[ii]) if 0 <= ii < n else ii
+        moved = int(inverse[ii]) if 0 <= ii < n else ii  # ignore_index names a class too
+        changes["target"] = np.where(t == ii, moved, inverse[np.clip(t, 0, n - 1)]) \
+            .astype(np.int64)
+        changes["ignore_index"] = moved
     if case.weight is not None:
         changes["weight"] = case.weight[perm]
     return Relation(case, ((1.0, _with(case, **changes)),))
