@@ -52,6 +52,8 @@ __all__ = ["LESS_ACCURATE_RATIO", "NAME", "Baseline", "LazyBaseline", "Outputs",
            "compute", "versus"]
 
 NAME = "torch"  # the specification's own implementation
+KEPT = 4  # outputs a LazyBaseline keeps (the most recent)
+AHEAD_LIMIT = 2**22  # input elements of all cases together up to which ``compute`` runs ahead
 LESS_ACCURATE_RATIO = 32.0
 
 #: (case id, dtype, device) -> torch's loss and gradient (``None`` where torch raised).
@@ -153,6 +155,8 @@ class LazyBaseline:
         key = (case.id, dtype, device)
         if key not in self._cache:
             self._cache[key] = _call(self._torch, case, dtype, device)
+            for old in list(self._cache)[:-KEPT]:  # a case's checks ask one after another
+                del self._cache[old]
         return self._cache[key]
 
     def close(self) -> None:

@@ -453,7 +453,8 @@ def _stratum(impl: Implementation, prof: Profile, dtype: str, device: str, proba
 def promote(record: dict[str, Any], spec_path: str | Path) -> str | None:
     """Append a generated counterexample (``record["case_spec"]``) to a spec YAML file.
 
-    The case gets source ``generated (seed N)`` and the tag ``generated``; returns its id, or
+    The case gets source ``generated (seed N)`` (``generated (derandomized profile)`` for a
+    derandomized profile's, which has no seed) and the tag ``generated``; returns its id, or
     ``None`` when the record has no case or the file already holds that id.
     """
     case_spec = record.get("case_spec")
@@ -465,7 +466,9 @@ def promote(record: dict[str, Any], spec_path: str | Path) -> str | None:
     if f"id: {case_id}\n" in text:
         return None
     entry = dict(case_spec)
-    entry["source"] = f"generated (seed {record.get('seed')})"
+    seed = record.get("seed")
+    entry["source"] = f"generated (seed {seed})" if seed is not None else \
+        "generated (derandomized profile)"
     entry["tags"] = ["generated"]
     entry["note"] = f"found by {record.get('check')} on {record.get('impl')}: " \
                     f"{record.get('reason') or ''}".strip()[:400]

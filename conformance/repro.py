@@ -10,9 +10,12 @@ code, and torch's own call. Every value is printed on its own line, ``<label>: <
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from conformance.case import Case
+from conformance.spec import LARGE_SPEC_NAME
 from implementations import registry
 from implementations.base import DEFAULT_IGNORE_INDEX, Array
 
@@ -42,9 +45,17 @@ LITERAL_LIMIT = 256  # larger spec arrays are loaded from the spec by case id
 def data_lines(case: Case) -> list[str]:
     """Lines that define ``input``, ``target`` and ``weight``: literals, or the spec case for
     large ones."""
+    recipe = dict(getattr(case, "recipe", ()))  # a generated case at LLM scale
+    if case.input.size > LITERAL_LIMIT and recipe:
+        return ["from conformance.strategies import seeded_case",
+                f"case = seeded_case({recipe!r}, {case.reduction!r}, "
+                f"{case.label_smoothing!r})",
+                "input, target, weight = case.input, case.target, case.weight"]
     if case.input.size > LITERAL_LIMIT and case.location:
-        return ["from conformance.spec import load_spec",
-                f"case = {{c.id: c for c in load_spec()}}[{case.id!r}]  # {case.location}",
+        large = Path(case.location.rpartition(":")[0]).name == LARGE_SPEC_NAME
+        source = "load_spec(large_spec_path())" if large else "load_spec()"
+        return [f"from conformance.spec import {'large_spec_path, ' if large else ''}load_spec",
+                f"case = {{c.id: c for c in {source}}}[{case.id!r}]  # {case.location}",
                 "input, target, weight = case.input, case.target, case.weight"]
     return [f"input = {literal(case.input)}", f"target = {literal(case.target)}",
             f"weight = {literal(case.weight)}"]

@@ -15,6 +15,7 @@ the inputs becomes a finding of that implementation alone) and the building of r
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -39,6 +40,8 @@ from implementations.base import (
     has_gradient,
     unsupported_reason,
 )
+
+CACHED = 8  # reference evaluations a Runner keeps, most recent first
 
 
 def rounded(case: Case, dtype: str) -> dict[str, Any]:
@@ -153,13 +156,19 @@ class Runner:
     seed: int | None = None
     tally: CallTally = field(default_factory=CallTally)
     baseline: Baseline | None = None  # torch's outputs, for the accuracy comparison
-    _cache: dict[tuple[str, str], Expected] = field(default_factory=dict)
+    _cache: OrderedDict[tuple[str, str], Expected] = field(default_factory=OrderedDict)
 
     def expected(self, case: Case, dtype: str) -> Expected:
-        """The reference for ``case`` in ``dtype``, evaluated once."""
+        """The reference for ``case`` in ``dtype``, evaluated once while it is among the last
+        ``CACHED`` cases asked for (a case's checks ask one after another; keeping every case
+        would hold the reference's arrays of a whole run, gigabytes at LLM scale)."""
         key = (case.id, dtype)
-        if key not in self._cache:
+        if key in self._cache:
+            self._cache.move_to_end(key)
+        else:
             self._cache[key] = expected(case, dtype)
+            while len(self._cache) > CACHED:
+                self._cache.popitem(last=False)
         return self._cache[key]
 
     def context(self, impl: Implementation, dtype: str = "float64",

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import implementations
+from conformance.baseline import AHEAD_LIMIT, LazyBaseline, Outputs
 from conformance.baseline import NAME as BASELINE
-from conformance.baseline import LazyBaseline, Outputs
 from conformance.baseline import compute as compute_baseline
 from conformance.case import Case
 from conformance.expectations import file_stem
@@ -261,9 +261,11 @@ def run(names: Sequence[str], plan: Plan, *, jobs: int = 1,
 
 def with_baseline(plan: Plan) -> Plan:
     """``plan`` with torch's outputs on its cases (``conformance.baseline``), unless it has
-    them or does not compare with torch."""
+    them, does not compare with torch, or its cases are too large to hold (``AHEAD_LIMIT``)."""
     if not plan.versus_torch or plan.baseline is not None or not plan.cases:
         return plan
+    if sum(case.input.size for case in plan.cases) > AHEAD_LIMIT:
+        return plan  # too much to hold and send to every job: each asks torch as it goes
     outputs = compute_baseline(plan.cases, plan.dtypes or ALL_DTYPES, plan.devices,
                                timeout=plan.timeout)
     return replace(plan, baseline=outputs)

@@ -204,3 +204,21 @@ def test_the_large_profile_runs_in_low_precision_unless_told(argv: list[str],
     run_command.add_arguments(parser)
     plan = plan_from(parser.parse_args(argv), [], default_dtypes=("float64",))
     assert plan.dtypes == dtypes
+
+
+def test_a_large_generated_case_reproduces_from_its_recipe_not_its_numbers() -> None:
+    """A snippet spells a large generated case as its generator numbers (a results.json of a
+    large run stays small), and running those lines rebuilds the same arrays."""
+    from conformance import repro
+    from conformance.strategies import seeded_case
+
+    case = seeded_case({"input": {"shape": [4, 40000], "seed": 3, "scale": 2.0},
+                        "target": {"classes": 40000, "shape": [4], "seed": 4, "padding": 0.5}},
+                       "sum", 0.1)
+    lines = repro.data_lines(case)
+    assert len("\n".join(lines)) < 400
+    scope: dict[str, object] = {}
+    exec("\n".join(lines), scope)  # the snippet's own lines
+    np.testing.assert_array_equal(scope["input"], case.input)
+    np.testing.assert_array_equal(scope["target"], case.target)
+    assert scope["weight"] is None

@@ -184,6 +184,10 @@ def test_promote_appends_a_loadable_case(tmp_path: Path) -> None:
     loaded = {c.id: c for c in load_spec(spec)}
     assert loaded[case_id].source == "generated (seed 3)"
     assert "generated" in loaded[case_id].tags
+    derandomized = {**data, "seed": None, "case_spec": {**data["case_spec"], "id": "gen-ci"}}
+    assert promote(derandomized, spec) == "gen-ci"  # the ci profile records no seed
+    assert {c.id: c for c in load_spec(spec)}["gen-ci"].source == \
+        "generated (derandomized profile)"
 
 
 def test_distinct_causes_do_not_depend_on_jobs(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -31,6 +31,7 @@ from conformance import spec
 from conformance.commands.options import (
     add_run_options,
     plan_from,
+    profile_provenance,
     session_names,
 )
 from conformance.expectations import (
@@ -128,7 +129,7 @@ def main(args: argparse.Namespace) -> int:
     if args.out:
         prov = provenance([described] if described else [], spec.spec_hash(spec_path),
                           profile=args.profile, seed=args.seed, dtypes=dtypes,
-                          devices=list(plan.devices),
+                          devices=list(plan.devices), **profile_provenance(plan.profile),
                           **({"judged_from": str(args.results)} if args.results else {}))
         write_results(args.out / "results.json", document(annotated.records, prov))
     return status

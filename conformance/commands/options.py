@@ -8,9 +8,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from conformance.case import Case
+from conformance.data import packaged_path
 from conformance.isolation import DEFAULT_TIMEOUT
 from conformance.properties import PROFILES
 from conformance.session import Plan, check_names, default_jobs
+from conformance.spec import spec_hash
 from implementations import registry
 from implementations.base import ALL_DTYPES
 
@@ -87,3 +89,12 @@ def session_names(requested: Sequence[str] | None) -> list[str]:
     names = list(dict.fromkeys(requested or registry.names()))
     check_names(names)
     return names
+
+
+def profile_provenance(profile: str | None) -> dict[str, str]:
+    """The hash of the profile's own spec file, for provenance, when it has one (``large``)."""
+    name = PROFILES[profile].spec if profile in PROFILES else None
+    if name is None:
+        return {}
+    return {"profile_spec": name,
+            "profile_spec_sha256": spec_hash(packaged_path("spec", name))}

@@ -18,6 +18,7 @@ from conformance.commands.options import (
     add_run_options,
     logs_note,
     plan_from,
+    profile_provenance,
     session_names,
 )
 from conformance.expectations import expectations_for, load_expectations
@@ -78,7 +79,8 @@ def main(args: argparse.Namespace) -> int:
     described = [result.described for result in results if result.described is not None]
     doc = document(records, provenance(described, spec.spec_hash(spec_path),
                                        profile=args.profile, seed=args.seed,
-                                       dtypes=list(plan.dtypes), devices=list(plan.devices)),
+                                       dtypes=list(plan.dtypes), devices=list(plan.devices),
+                                       **profile_provenance(plan.profile)),
                    skipped)
     write_folder(args.out, doc)
     _summary(records, Console())
