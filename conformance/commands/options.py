@@ -84,7 +84,8 @@ def logs_note(plan: Plan) -> str | None:
 
 
 def session_names(requested: Sequence[str] | None) -> list[str]:
-    """The implementations to run, checked before any work. Default: every built-in one; an
+    """The implementations to run, checked before any work. Default: the main job's built-ins
+    (``registry.names()``, every row but those with ``default=False``); an
     installed plugin joins only when named (``--impl``), so installing one changes no run."""
     names = list(dict.fromkeys(requested or registry.names()))
     check_names(names)
