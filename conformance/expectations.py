@@ -67,6 +67,7 @@ __all__ = [
     "ExpectationsError",
     "default_expectations_path",
     "expectations_for",
+    "is_numerical_defect",
     "load_expectations",
 ]
 
@@ -82,6 +83,15 @@ OUTCOMES = tuple(str(o) for o in Outcome)
 GENERATED_ID = "gen-0123456789"  # what a generated case id looks like (strategies.case_id)
 
 ExpectationsError = LocatedError  # the name this module has always raised
+
+#: How the reason of a torch entry starts when it lists a numerical defect of torch (the only
+#: kind of entry torch's file may have: the spec is what torch does, inconsistencies included).
+NUMERICAL_DEFECT = "numerical defect of torch"
+
+
+def is_numerical_defect(reason: str | None) -> bool:
+    """Whether a known divergence's reason labels it a numerical defect of torch."""
+    return bool(reason) and str(reason).lower().startswith(NUMERICAL_DEFECT)
 
 
 @dataclass(frozen=True)

@@ -329,16 +329,15 @@ def less_accurate(cmp: tolerance.Comparison) -> str:
 def too_far(cmp: tolerance.Comparison) -> str:
     """The reason of a comparison outside its bound, all from one element. ULPs are given
     where they mean something: not where the reference is exactly 0 (the relative error is
-    infinite there), nor past ``MEANINGFUL_ULP`` (an error of the size of the value itself)."""
+    infinite there), nor past ``tolerance.MEANINGFUL_ULP`` (an error of the size of the value
+    itself)."""
     where = f"allowed {cmp.allowed_abs:.3g} there ({cmp.used:.3g} times the bound)"
     if not math.isfinite(cmp.max_rel):
         return f"off by {cmp.max_abs:.3g} where the reference is 0; {where}"
     ulps = f"{cmp.max_ulp:.3g} ULP at the problem's scale, " \
-        if cmp.max_ulp <= MEANINGFUL_ULP else ""
+        if cmp.max_ulp <= tolerance.MEANINGFUL_ULP else ""
     return f"off by {cmp.max_abs:.3g} ({ulps}relative {cmp.max_rel:.3g}); {where}"
 
-
-MEANINGFUL_ULP = 1e6
 
 
 __all__ = [

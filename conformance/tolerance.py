@@ -47,6 +47,9 @@ from implementations.base import Array, class_axis_of
 from implementations.reference import Decomposition
 
 K = 2.0
+#: ULPs past this are an error of the size of the value itself: reports give the relative
+#: error instead (an exact 0 expected makes the ULPs at the problem's scale meaningless too).
+MEANINGFUL_ULP = 1e6
 
 
 def unit_roundoff(dtype: str) -> float:

@@ -258,6 +258,25 @@ def test_accuracy_table() -> None:
     assert "| jax | float32 | value | 1 | 1 | 1 | - | - | 0 | 0 |" in md
 
 
+def test_torchs_labelled_numerical_defects_are_said_to_be_so() -> None:
+    """torch is the spec: its only known divergences are numerical defects of torch, and the
+    summary and the cells call them that, not "silently wrong"."""
+    defect = _value("half-overflow-mean", "torch", "diverges", 1e3, dtype="float16",
+                    expected_reason="numerical defect of torch: its float16 mean overflows")
+    wrong = _value("half-overflow-mean", "jax", "diverges", 1e3, dtype="float16",
+                   expected_reason="the port accumulates in float16")
+    matrix = json.loads(rendered(make_doc([defect, wrong], {}))["matrix.json"])
+    summaries = {c["label"]: c["summary"] for c in matrix["columns"]}
+    assert summaries["torch"].startswith(
+        "nothing silently wrong on valid input but 1 labelled numerical defect of torch")
+    assert summaries["jax"].startswith("1 behaviour silently wrong on valid input (0 new, 1 "
+                                       "known)")
+    labels = {(row["feature"], column): cell["label"]
+              for row in matrix["rows"] for column, cell in row["cells"].items()}
+    assert labels[("dtype-float16", "torch")] == "✗ defect of torch · 1"
+    assert labels[("dtype-float16", "jax")] == "✗ wrong · 1 · known"
+
+
 def test_accuracy_table_counts_accuracy_findings_with_their_figures() -> None:
     loose = _value("offset", "jax", "diverges", 1.5)
     loose.outcome = "less-accurate"  # type: ignore[assignment]
@@ -316,7 +335,7 @@ def test_edge_documents_render(tmp_path: Path) -> None:
     doc = json.loads(json.dumps(make_doc([shape, skipped], {})))
     assert problems(doc) == []
     cells = _cells(doc)
-    assert cells[("indices", "torch")]["worst_ulp"] == "inf"
+    assert cells[("indices", "torch")]["worst_ulp"] is None  # no ULP figure means anything
     assert "e.g. shape (2,) != expected ()" in cells[("indices", "torch")]["detail"]
     assert cells[("indices", "jax")]["status"] == "not-run"
     assert render_report(doc, tmp_path)

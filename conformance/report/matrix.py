@@ -26,11 +26,13 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from conformance.expectations import is_numerical_defect
 from conformance.features import FEATURES
 from conformance.report.divergences import SPEC_IMPL, Group, badness, record_ulp
 from conformance.report.values import fmt, jsonable, shorten
 from conformance.results import Record
 from conformance.severity import MARKS, WORDS, severity_of, worst
+from conformance.tolerance import MEANINGFUL_ULP
 from conformance.vocabulary import Severity
 
 Status = Literal["conforms", "diverges", "unsupported", "not-run"]
@@ -65,10 +67,13 @@ class Cell:
     failing: int = 0
     severity: Severity | None = None
     count: int = 0  # checks with ``severity`` (findings) or conforming checks
+    defect: bool = False  # every finding a labelled numerical defect of torch
 
     @property
     def label(self) -> str:
         """One short line: ``✗ wrong · 3``, ``~ convention · 2``, ``✓ 12``, ``- unsupported``."""
+        if self.severity is not None and self.defect:
+            return f"{MARKS[self.severity]} defect of torch · {self.count}"
         if self.severity is not None:
             return f"{MARKS[self.severity]} {WORDS[self.severity]} · {self.count}" + \
                 (" · known" if self.known else "")
@@ -91,7 +96,7 @@ class Cell:
                 "severity": self.severity, "count": self.count, "known": self.known,
                 "known_reason": self.known_reason, "anchor": self.anchor,
                 "worst_ulp": jsonable(self.worst_ulp), "checks": self.checks,
-                "failing": self.failing}
+                "failing": self.failing, "defect": self.defect}
 
 
 @dataclass(frozen=True)
@@ -113,6 +118,7 @@ class Summary:
     skipped: str | None = None
     causes: dict[Severity, tuple[int, int]] = field(default_factory=dict)  # (new, known)
     wrong_where: list[str] = field(default_factory=list)  # feature titles
+    defects: int = 0  # known wrong-on-valid causes labelled numerical defects of torch
 
     @property
     def total(self) -> int:
@@ -130,10 +136,13 @@ class Summary:
         if self.skipped is not None:
             return f"not run: {shorten(self.skipped, 200)}"
         new, known = self.causes.get(Severity.WRONG_ON_VALID, (0, 0))
+        defects = f"{self.defects} labelled numerical defect{'s' * (self.defects != 1)} of torch"
         if not new + known:
             return "nothing silently wrong on valid input"
+        if not new and known == self.defects:
+            return f"nothing silently wrong on valid input but {defects}"
         return f"{_behaviours(new + known)} silently wrong on valid input ({new} new, " \
-               f"{known} known)"
+               f"{known} known" + (f"; of them {defects}" if self.defects else "") + ")"
 
     def severity_lines(self) -> list[str]:
         """One line per severity found (after the headline's): ``3 causes: rejects valid
@@ -264,8 +273,8 @@ def _finding(findings: list[Record], checks: int, anchors: dict[RecordKey, str])
     worst_record = min(findings, key=badness)
     sev = severity_of(worst_record)
     assert sev is not None
-    ulps = [u for u in map(record_ulp, findings) if u is not None]
-    top = max(ulps) if ulps else None
+    ulps = [u for u in map(record_ulp, findings) if u is not None and u <= MEANINGFUL_ULP]
+    top = max(ulps) if ulps else None  # ULPs where they mean something (tolerance)
     mine = [r for r in findings if severity_of(r) is sev]
     parts = [f"{len(mine)} of {_checks(checks)} {sev}"]
     what = (worst_record.error or {}).get("mismatch") or worst_record.reason
@@ -279,8 +288,10 @@ def _finding(findings: list[Record], checks: int, anchors: dict[RecordKey, str])
     parts += [f"also {n} {s}" for s, n in sorted(others.items())]
     known = all(r.expected_reason for r in findings)
     reasons = sorted({r.expected_reason for r in findings if r.expected_reason})
+    defect = known and all(map(is_numerical_defect, reasons))
     return Cell("diverges", "; ".join(parts), known, "; ".join(reasons) if known else None,
-                anchors.get(worst_record.key), top, checks, len(findings), sev, len(mine))
+                anchors.get(worst_record.key), top, checks, len(findings), sev, len(mine),
+                defect)
 
 
 def _checks(n: int) -> str:
@@ -300,7 +311,9 @@ WHERE_LIMIT = 8  # feature titles named in a summary's "where"
 def _summary(rows: tuple[Row, ...], found: dict[tuple[str, int], list[Record]], i: int,
              col: Column, skipped: dict[str, str], records: list[Record],
              groups: list[Group]) -> Summary:
-    summary = Summary(causes=causes(col, groups))
+    summary = Summary(causes=causes(col, groups), defects=sum(
+        1 for g in groups if g.severity is Severity.WRONG_ON_VALID and g.known and
+        is_numerical_defect(g.minimal.expected_reason) and any(_in(col, r) for r in g.records)))
     for row in rows:
         summary.counts[row.cells[i].status] += 1
         summary.known += row.cells[i].known
