@@ -88,7 +88,8 @@ class Cell:
         """The HTML class: the status, and the severity's slug for a finding."""
         if self.severity is None:
             return self.status
-        return f"finding sev-{self.severity.rank}" + (" known" if self.known else "")
+        return f"finding sev-{self.severity.rank}" + (" known" if self.known else "") + \
+            (" defect" if self.defect else "")
 
     def as_dict(self) -> dict[str, Any]:
         """Plain-JSON form."""
@@ -129,6 +130,11 @@ class Summary:
     def worst(self) -> Severity | None:
         """The most severe finding of the column."""
         return worst(self.causes)
+
+    @property
+    def only_defects(self) -> bool:
+        """Whether every finding of the column is a labelled numerical defect of torch."""
+        return bool(self.defects) and sum(sum(c) for c in self.causes.values()) == self.defects
 
     @property
     def headline(self) -> str:
