@@ -100,14 +100,14 @@ class Case:
             "source": self.source,
             "tags": list(self.tags),
             "input": _plain(self.input),
-            "target": _plain(self.target),
+            "target": _plain(self.target, "target"),
         }
         if (self.target.dtype.kind == "f" and self.target_kind == "indices") or (
             self.target.dtype.kind in "iu" and self.target_kind == "probabilities"
         ) or self.target.dtype not in (np.dtype(np.int64), np.dtype(np.float64)):
             spec["target_dtype"] = str(self.target.dtype)
         if self.weight is not None:
-            spec["weight"] = _plain(self.weight)
+            spec["weight"] = _plain(self.weight, "weight")
         if self.ignore_index != DEFAULT_IGNORE_INDEX:
             spec["ignore_index"] = self.ignore_index
         spec["reduction"] = self.reduction
@@ -118,15 +118,21 @@ class Case:
         return spec
 
 
-def _plain(array: Array) -> Any:
+def _plain(array: Array, role: str = "input") -> Any:
     """A nested list of Python numbers; non-finite floats stay floats (YAML writes .nan, .inf).
 
-    An empty array is written as a generator mapping (``{shape, seed}``, with ``classes`` for
-    integers): a nested list cannot say the shape of an empty array (``(0, 3)`` is ``[]``)."""
+    An empty array is written as the spec's generator mapping for its ``role`` (``input``,
+    ``target`` or ``weight``): a nested list cannot say the shape of an empty array (``(0, 3)``
+    is ``[]``). Class indices get ``classes``, probabilities ``probabilities``, weights
+    ``low``/``high``."""
     array = np.asarray(array)
     if array.size == 0:
-        empty: dict[str, Any] = {"shape": list(array.shape), "seed": 0}
+        shape = list(array.shape)
         if array.dtype.kind in "iub":
-            empty["classes"] = 1
-        return empty
+            return {"shape": shape, "seed": 0, "classes": 1}
+        if role == "target":
+            return {"probabilities": shape, "seed": 0}
+        if role == "weight":
+            return {"shape": shape, "seed": 0, "low": 1.0, "high": 1.0}
+        return {"shape": shape, "seed": 0}
     return array.tolist()

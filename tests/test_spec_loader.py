@@ -313,3 +313,26 @@ def test_a_missing_spec_file_is_a_one_line_error(tmp_path):
     missing = tmp_path / "nope.yaml"
     with pytest.raises(SpecError, match=r"nope\.yaml:1: cannot read the spec"):
         load_spec(missing)
+
+
+@pytest.mark.parametrize(("input_shape", "target", "weight"), [
+    ((1, 0, 0), np.zeros((1, 0, 0)), None),  # empty probabilities
+    ((0, 0), np.zeros((0,), dtype=np.int64), np.zeros((0,))),  # empty weight
+    ((2, 3, 0), np.zeros((2, 0), dtype=np.int64), None),
+])
+def test_an_empty_case_round_trips_through_the_spec_with_its_shapes(
+        tmp_path: Path, input_shape: tuple[int, ...], target: np.ndarray,
+        weight: np.ndarray | None) -> None:
+    """A generated counterexample with empty arrays keeps its shapes and kinds in spec form
+    (a nested list cannot say them), and the spec's schema takes that form."""
+    case = Case(id="empty-round-trip", input=np.zeros(input_shape), target=target,
+                weight=weight)
+    path = tmp_path / "case.yaml"
+    path.write_text(yaml.safe_dump({"version": 1, "cases": [case.to_spec()]}))
+    (back,) = load_spec(path)
+    assert back.input.shape == case.input.shape
+    assert back.target.shape == case.target.shape
+    assert back.target_kind == case.target_kind
+    assert (back.weight is None) == (weight is None)
+    if weight is not None:
+        assert back.weight.shape == weight.shape
