@@ -30,7 +30,6 @@ from functools import lru_cache
 from typing import Any, NamedTuple
 
 from implementations import frameworks
-from implementations._adapter import Arguments, Result
 from implementations._convert import canonical_device
 from implementations.base import DEFAULT_IGNORE_INDEX, Call
 from implementations.torch_native import TorchImplementation
@@ -61,19 +60,6 @@ class TorchCompile(TorchImplementation):
         if canonical_device(call.device) == "cpu" and not cpp_compiler():
             return "inductor's CPU backend needs a C++ compiler (g++ or $CXX) on PATH"
         return None
-
-    def evaluate(self, args: Arguments, call: Call) -> Result:
-        """The compiled loss with floating arguments cast to ``dtype`` on ``device``; the
-        gradient through the compiled backward."""
-        x = self._tensor(args.input, args.dtype, args.device).requires_grad_(call.gradient)
-        loss = self.torch_loss(x, self._tensor(args.target, args.dtype, args.device),
-                               self._tensor(args.weight, args.dtype, args.device),
-                               int(args.ignore_index), args.reduction,
-                               float(args.label_smoothing))
-        if not call.gradient:
-            return self._to_numpy(loss), None
-        (g,) = self._torch.autograd.grad(loss.sum(), [x])
-        return self._to_numpy(loss), self._to_numpy(g)
 
     def torch_loss(self, x: Any, target: Any, weight: Any = None,
                    ignore_index: int = DEFAULT_IGNORE_INDEX, reduction: str = "mean",

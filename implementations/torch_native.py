@@ -49,12 +49,19 @@ class TorchImplementation(Adapter):
         """``F.cross_entropy`` with floating arguments cast to ``dtype`` on ``device``; the
         gradient through autograd."""
         x = self._tensor(args.input, args.dtype, args.device).requires_grad_(call.gradient)
-        loss = self._torch.nn.functional.cross_entropy(
-            x, self._tensor(args.target, args.dtype, args.device),
-            weight=self._tensor(args.weight, args.dtype, args.device),
-            ignore_index=int(args.ignore_index), reduction=args.reduction,
-            label_smoothing=float(args.label_smoothing))
+        loss = self.torch_loss(x, self._tensor(args.target, args.dtype, args.device),
+                               self._tensor(args.weight, args.dtype, args.device),
+                               int(args.ignore_index), args.reduction,
+                               float(args.label_smoothing))
         if not call.gradient:
             return self._to_numpy(loss), None
         (g,) = self._torch.autograd.grad(loss.sum(), [x])
         return self._to_numpy(loss), self._to_numpy(g)
+
+    def torch_loss(self, x: Any, target: Any, weight: Any, ignore_index: int, reduction: str,
+                   label_smoothing: float) -> Any:
+        """The loss on torch tensors, differentiable in ``x``: ``F.cross_entropy`` (a variant
+        that runs it another way, ``torch.compile``, overrides only this)."""
+        return self._torch.nn.functional.cross_entropy(
+            x, target, weight=weight, ignore_index=ignore_index, reduction=reduction,
+            label_smoothing=label_smoothing)
