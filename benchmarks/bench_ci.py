@@ -152,6 +152,8 @@ def per_impl(names: list[str], dtype: str, properties: bool, console: Console) -
     compile_table = Table("implementation", "first call ms", "repeat ms", "ratio",
                           title="recompilation: first call on a new (N, C) vs repeated")
     for name in loaded:
+        if not hasattr(implementations.load(name), "value_and_grad"):
+            continue  # a forward-only implementation (a plugin such as onnxruntime)
         first, again = first_vs_repeat(name, shapes)
         compile_table.add_row(name, f"{first * 1e3:.1f}", f"{again * 1e3:.2f}",
                               f"{first / max(again, 1e-9):.0f}x")

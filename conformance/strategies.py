@@ -23,11 +23,13 @@ mappings (``SeededCase``), so a finding's record and a promoted case stay small.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from hypothesis import strategies as st
@@ -82,6 +84,34 @@ INVALID_KINDS = ("target-out-of-range", "negative-target", "ignore-index-with-pr
 SMALL_CLASSES = 6  # classes drawn first (shrinking target) before the full range
 
 
+_Builder = TypeVar("_Builder", bound=Callable[..., Any])
+#: Strategies built and kept per distinct arguments (a power of two, not a literal: Hypothesis
+#: mixes the literal constants of local modules into its draws, and this must not change them).
+MEMO_SIZE = 2 ** 12
+
+
+def _memo(build: _Builder) -> _Builder:
+    """``build`` that returns one strategy object per distinct (hashable) arguments.
+
+    A composite's draw builds its inner strategies anew on every example, and Hypothesis then
+    works out each new object's properties (emptiness, validity) again: a third of the time of
+    a ``ci`` search went there. Strategies are immutable, so sharing one object draws exactly
+    the same examples. Unhashable arguments (a list for a shape) build a fresh one."""
+    cached = functools.lru_cache(maxsize=MEMO_SIZE)(build)
+
+    @functools.wraps(build)
+    def memoized(*args: Any, **kwargs: Any) -> Any:
+        try:
+            hash((args, tuple(kwargs.items())))
+        except TypeError:
+            return build(*args, **kwargs)
+        return cached(*args, **kwargs)
+    return memoized  # type: ignore[return-value]
+
+
+_arrays = _memo(hnp.arrays)
+
+
 def _check_int(name: str, value: Any, floor: int) -> None:
     if not isinstance(value, int) or isinstance(value, bool):
         raise InvalidArgument(f"{name}={value!r} must be an integer")
@@ -126,6 +156,7 @@ def make_case(input: Array, target: Array, weight: Array | None = None,
 EMPTY_ONE_IN = 8  # a zero size is drawn once in this many (it empties the whole case)
 
 
+@_memo
 def _sizes(lo: int, hi: int) -> st.SearchStrategy[int]:
     """Sizes in ``[lo, hi]``, shrinking towards 1 rather than 0 (an empty input is a case of
     its own, not a simpler one, and drawn only now and then: ``st.one_of`` would pick it half
@@ -136,6 +167,7 @@ def _sizes(lo: int, hi: int) -> st.SearchStrategy[int]:
         lambda k: st.just(0) if k == EMPTY_ONE_IN - 1 else st.integers(1, hi))
 
 
+@_memo
 @st.composite
 def shapes(draw: st.DrawFn, *, min_classes: int = 1, max_classes: int = 8, min_batch: int = 0,
            max_batch: int = 5, max_extra_dims: int = 3, max_side: int = 3,
@@ -166,6 +198,7 @@ def shapes(draw: st.DrawFn, *, min_classes: int = 1, max_classes: int = 8, min_b
     return (batch, n_classes, *extra)
 
 
+@_memo
 def _weighted(kinds: tuple[str, ...], weights: tuple[int, ...]) -> st.SearchStrategy[str]:
     """One of ``kinds``, each as often as its weight; shrinks towards the first."""
     return st.sampled_from([k for k, w in zip(kinds, weights, strict=True) for _ in range(w)])
@@ -174,6 +207,7 @@ def _weighted(kinds: tuple[str, ...], weights: tuple[int, ...]) -> st.SearchStra
 ORDINARY = st.floats(-10.0, 10.0, allow_nan=False)
 
 
+@_memo
 def _logit_elements(kind: str) -> st.SearchStrategy[float]:
     spread: dict[str, st.SearchStrategy[float]] = {
         "wide": st.floats(-1e4, 1e4, allow_nan=False),
@@ -185,6 +219,7 @@ def _logit_elements(kind: str) -> st.SearchStrategy[float]:
     return spread.get(kind, ORDINARY)
 
 
+@_memo
 @st.composite
 def logits(draw: st.DrawFn, shape: tuple[int, ...], *,
            kinds: tuple[str, ...] = LOGIT_KINDS) -> Array:
@@ -197,12 +232,13 @@ def logits(draw: st.DrawFn, shape: tuple[int, ...], *,
     kind = draw(_weighted(kinds, weights), label="logit kind")
     if kind == "all-equal":
         return np.full(shape, draw(st.sampled_from(EQUALS), label="logit"), dtype=np.float64)
-    x = draw(hnp.arrays(np.float64, shape, elements=_logit_elements(kind)), label="logits")
+    x = draw(_arrays(np.float64, shape, elements=_logit_elements(kind)), label="logits")
     if kind == "offset":
         x = x + draw(st.sampled_from(OFFSETS), label="offset")
     return x
 
 
+@_memo
 def ignore_indices(n_classes: int) -> st.SearchStrategy[int]:
     """torch's default -100 (four times in seven), a class in ``[0, C)``, ``C`` or beyond, or
     another negative."""
@@ -213,6 +249,7 @@ def ignore_indices(n_classes: int) -> st.SearchStrategy[int]:
     return st.sampled_from(IGNORE_KINDS).flatmap(chosen.__getitem__)
 
 
+@_memo
 @st.composite
 def class_targets(draw: st.DrawFn, shape: tuple[int, ...], n_classes: int, *,
                   ignore_index: int = DEFAULT_IGNORE_INDEX,
@@ -229,7 +266,7 @@ def class_targets(draw: st.DrawFn, shape: tuple[int, ...], n_classes: int, *,
     elements = st.integers(0, n_classes - 1)
     if kind == "some-ignored":
         elements = st.one_of(elements, st.just(ignore_index))
-    target = draw(hnp.arrays(np.int64, shape, elements=elements), label="class targets")
+    target = draw(_arrays(np.int64, shape, elements=elements), label="class targets")
     if kind == "padded" and target.size:
         if not shape:
             return np.full((), ignore_index, dtype=np.int64)
@@ -244,6 +281,7 @@ def _softmax(x: Array, axis: int) -> Array:
     return np.asarray(e / np.sum(e, axis=axis, keepdims=True))
 
 
+@_memo
 @st.composite
 def probability_targets(draw: st.DrawFn, shape: tuple[int, ...], *,
                         kinds: tuple[str, ...] = PROBABILITY_KINDS) -> Array:
@@ -257,16 +295,17 @@ def probability_targets(draw: st.DrawFn, shape: tuple[int, ...], *,
         idx = draw(class_targets(rest, shape[axis], kinds=("in-range",)), label="hot class")
         return np.moveaxis(np.eye(shape[axis])[idx], -1, axis)
     if kind == "softmax" or not math.prod(shape):
-        raw = draw(hnp.arrays(np.float64, shape, elements=st.floats(-5.0, 5.0)), label="raw")
+        raw = draw(_arrays(np.float64, shape, elements=st.floats(-5.0, 5.0)), label="raw")
         return _softmax(raw, axis) if raw.size else raw
     if kind == "with-zeros":
-        raw = draw(hnp.arrays(np.float64, shape, elements=st.sampled_from((0.0, 1.0, 2.0))),
+        raw = draw(_arrays(np.float64, shape, elements=st.sampled_from((0.0, 1.0, 2.0))),
                    label="raw")
         total = np.sum(raw, axis=axis, keepdims=True)
         return np.asarray(np.where(total > 0, raw / np.where(total > 0, total, 1.0), 0.0))
-    return draw(hnp.arrays(np.float64, shape, elements=st.floats(0.0, 2.0)), label="unnormalized")
+    return draw(_arrays(np.float64, shape, elements=st.floats(0.0, 2.0)), label="unnormalized")
 
 
+@_memo
 @st.composite
 def weights(draw: st.DrawFn, n_classes: int, *, allow_zero: bool = True,
             allow_negative: bool = True) -> Array:
@@ -278,9 +317,10 @@ def weights(draw: st.DrawFn, n_classes: int, *, allow_zero: bool = True,
     elements = {"positive": st.floats(0.25, 4.0),
                 "with-zeros": st.one_of(st.floats(0.25, 4.0), st.just(0.0)),
                 "negative": st.floats(-2.0, 4.0)}[kind]
-    return draw(hnp.arrays(np.float64, (n_classes,), elements=elements), label="weight")
+    return draw(_arrays(np.float64, (n_classes,), elements=elements), label="weight")
 
 
+@_memo
 def label_smoothings(*, interior: tuple[float, ...] | None = None) -> st.SearchStrategy[float]:
     """Exactly 0, exactly 1, or in between (any float, or one of ``interior``: a backend that
     compiles per smoothing value then compiles a bounded number of times)."""
@@ -290,11 +330,13 @@ def label_smoothings(*, interior: tuple[float, ...] | None = None) -> st.SearchS
     return st.one_of(st.just(0.0), st.just(1.0), between)
 
 
+@_memo
 def reductions() -> st.SearchStrategy[str]:
     """``mean`` (torch's default, where shrinking goes), ``sum`` or ``none``."""
     return st.sampled_from(("mean", "sum", "none"))
 
 
+@_memo
 @st.composite
 def cases(draw: st.DrawFn, *, min_classes: int = 1, max_classes: int = 8, min_batch: int = 0,
           max_batch: int = 5, allow_no_batch: bool = True,
@@ -370,6 +412,7 @@ def calls(**bounds: Any) -> st.SearchStrategy[dict[str, Any]]:
     return cases(**bounds).map(lambda c: {"input": c.input, "target": c.target, **c.kwargs()})
 
 
+@_memo
 @st.composite
 def invalid_cases(draw: st.DrawFn, kind: str, *, max_classes: int = 6) -> Case:
     """Calls torch refuses, of one kind from ``INVALID_KINDS`` (``expect.error`` is the kind)."""

@@ -156,3 +156,46 @@ def test_hostile_values_are_drawn_a_fraction_of_the_time() -> None:
                    "weight-negative", "all-equal", "non-finite-in-ignored-row"):
         assert seen[wanted] >= 1, (wanted, seen)
     assert seen["hostile"] <= 0.5 * seen["case"], seen
+
+
+def _ids(strategy: st.SearchStrategy[Case], n: int = 40) -> list[str]:
+    seen: list[str] = []
+
+    @settings(max_examples=n, deadline=None, database=None, derandomize=True,
+              suppress_health_check=list(HealthCheck))
+    @given(strategy)
+    def collect(case: Case) -> None:
+        seen.append(case.id)
+    collect()
+    return seen
+
+
+def test_strategies_are_built_once_per_arguments() -> None:
+    assert cst.cases(max_classes=4) is cst.cases(max_classes=4)
+    assert cst.logits((2, 3)) is cst.logits((2, 3))
+    assert cst.logits((2, 3)) is not cst.logits((3, 2))
+    assert cst.ignore_indices(3) is not cst.ignore_indices(4)
+
+
+def test_unhashable_arguments_build_a_fresh_strategy() -> None:
+    strategy = cst.logits([2, 3])  # type: ignore[arg-type]
+    assert strategy is not cst.logits([2, 3])  # type: ignore[arg-type]
+    assert _draw(strategy).shape == (2, 3)
+
+
+def test_sharing_strategy_objects_draws_the_same_examples() -> None:
+    """The memo only saves building work: with every builder unwrapped (a fresh object on
+    each call, as before), a derandomized search draws the very same cases."""
+    shared = _ids(cst.cases(max_classes=5, max_elements=36))
+    originals = {name: getattr(cst, name) for name in
+                 ("_sizes", "_weighted", "_logit_elements", "_arrays", "shapes", "logits",
+                  "ignore_indices", "class_targets", "probability_targets", "weights",
+                  "label_smoothings", "reductions")}
+    try:
+        for name, memoized in originals.items():
+            setattr(cst, name, memoized.__wrapped__)
+        fresh = _ids(cst.cases.__wrapped__(max_classes=5, max_elements=36))
+    finally:
+        for name, memoized in originals.items():
+            setattr(cst, name, memoized)
+    assert shared == fresh
