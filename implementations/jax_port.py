@@ -11,7 +11,10 @@ not be static is traced, so that one program serves more calls: ``ignore_index``
 (the plan's is blanked; a comparison, the same bits traced or constant). Weights stay a pytree
 choice: passing weights of 1 for none, which would save a fifth of the programs, changes XLA's
 fusion of the sums and with it the last bits of a loss (measured: 1-2 ulp, and NaN's sign). The
-smoothing stays static too: ``implementations._port`` branches on it.
+smoothing stays static too (``implementations._port`` branches on it): passing its factors
+``(1 - e, e / C)`` traced would save a quarter of the programs, but XLA then emits other code
+for the combination (measured 2026-12-03: 1-ulp differences on 120 of the spec's 2,696 calls in
+four dtypes, and 41 fewer of those elements bit-equal to torch's).
 Every step runs in the requested dtype, as torch's CPU kernels do: a float16 sum past 65504
 overflows, as on torch's CPU (torch's CUDA kernels accumulate half precision in float32).
 A compilation costs 0.1-0.5 s, a compiled (4, 5) call about 0.25 ms on CPU.
