@@ -10,21 +10,26 @@ same results give the same bytes with the same matplotlib."""
 from __future__ import annotations
 
 import io
+from typing import TYPE_CHECKING
 
-import matplotlib as mpl
 import numpy as np
-from matplotlib.axes import Axes
-from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from conformance.report.accuracy import CHECKS, Row
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 FLOOR = 1e-3  # exact results (0 ULP), and any below, are drawn here as downward triangles
 CEILING = 1e4  # any error above is drawn here as an upward triangle
 
 
 def accuracy_svg(rows: list[Row]) -> str:
-    """The SVG document of the accuracy plot (a note in the figure when nothing was measured)."""
+    """The SVG document of the accuracy plot (a note in the figure when nothing was measured).
+
+    matplotlib is imported here, not with the module: every run's worker imports the harness."""
+    import matplotlib as mpl
+    from matplotlib.figure import Figure
+
     width = max(6.0, 1.1 * len(rows) + 2.0)
     fig = Figure(figsize=(width, 6.5), layout="constrained")
     axes = fig.subplots(len(CHECKS), 1, sharex=True, squeeze=False)[:, 0]
@@ -52,6 +57,8 @@ def _top(rows: list[Row]) -> float:
 
 
 def _panel(ax: Axes, rows: list[Row], check: str, top: float) -> None:
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
     ax.set_yscale("log")
     ax.set_ylim(FLOOR / 2, top * 2)
     ax.yaxis.set_major_locator(LogLocator(base=10, numticks=13))
