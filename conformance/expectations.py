@@ -35,9 +35,11 @@ property checks (by ``check`` or through its ``signature``) with a ``case`` patt
 * **unmatched**: entries that match no record of the run (a typo or a renamed case; reported,
   and ``--strict`` fails);
 * **not run**: entries whose dtype, device, check or origin did not occur in this run at all
-  (``--dtype float32`` only, ``--no-properties``, ``--no-gradients``); neither fixed nor
-  unmatched, only counted. Typos there are caught when the file is loaded instead: ``check``
-  and ``dtype`` patterns must match a real check or dtype.
+  (``--dtype float32`` only, ``--no-properties``, ``--no-gradients``), or whose ``case``
+  pattern picks only spec cases the run left out (``annotate``'s ``left_out``: the ``large-*``
+  cases of ``spec/large.yaml`` in a ``ci`` run); neither fixed nor unmatched, only counted.
+  Typos there are caught when the file is loaded instead: ``check`` and ``dtype`` patterns
+  must match a real check or dtype.
 
 Built-in implementations keep their file at ``<repo>/expectations/<name>.yaml`` (a missing file
 means no known divergences); a plugin passes its own with ``--expectations``.
@@ -48,7 +50,7 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -112,6 +114,15 @@ class Divergence:
         return all(any(fnmatch.fnmatchcase(value, p) for p in self.select[key])
                    for key, value in zip(SCOPE_KEYS, scope, strict=True) if key in self.select)
 
+    def only_cases_in(self, left_out: Collection[str], ran: Collection[str]) -> bool:
+        """Whether the ``case`` selector matches none of ``ran`` and some of ``left_out``."""
+        patterns = self.select.get("case")
+        if not patterns:
+            return False
+        def picked(ids: Collection[str]) -> bool:
+            return any(fnmatch.fnmatchcase(i, p) for i in ids for p in patterns)
+        return not picked(ran) and picked(left_out)
+
     def describe(self) -> str:
         """``location: {selector}: reason``, for messages."""
         selector = ", ".join(f"{k}={'|'.join(v)}" for k, v in self.select.items())
@@ -154,8 +165,12 @@ class Expectations:
     entries: tuple[Divergence, ...] = ()
     path: Path | None = None
 
-    def annotate(self, records: Iterable[Record]) -> Annotated:
-        """Sort ``records``, set ``expected_reason`` on the known ones, and classify."""
+    def annotate(self, records: Iterable[Record], left_out: Collection[str] = ()) -> Annotated:
+        """Sort ``records``, set ``expected_reason`` on the known ones, and classify.
+
+        ``left_out``: ids of spec cases the run did not check (another profile's own spec, or
+        cases a selection left out); an entry whose ``case`` selector picks only such cases is
+        not judged, one that picks no case of any spec is unmatched."""
         result = Annotated(records=sorted(records, key=_sort_key))
         diverging: set[int] = set()
         conforming: set[int] = set()
@@ -171,12 +186,14 @@ class Expectations:
             elif record.verdict == "conforms":
                 conforming.update(i for i, e in enumerate(self.entries) if e.matches(record))
         scopes = {tuple(str(getattr(r, key)) for key in SCOPE_KEYS) for r in result.records}
+        ran = {r.case for r in result.records}
         for i, entry in enumerate(self.entries):
             if i in diverging:
                 continue
             if i in conforming:
                 result.fixed.append(entry)
-            elif any(entry.in_scope(scope) for scope in scopes):
+            elif any(entry.in_scope(scope) for scope in scopes) and \
+                    not entry.only_cases_in(left_out, ran):
                 result.unmatched.append(entry)
             else:
                 result.not_run.append(entry)

@@ -30,7 +30,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import random
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
@@ -110,6 +110,15 @@ def profile_cases(profile: str, include: Sequence[str] | None = None,
             left.append(f"{case.id}: {size:,} elements over the budget's {limit:,} "
                         f"(set {memory.ENV} to raise it)")
     return kept, left
+
+
+def left_out_cases(spec_path: str | Path, cases: Iterable[Case]) -> set[str]:
+    """The ids of the cases of ``spec_path`` and of every profile's own spec that are not in
+    ``cases``: what a run of ``cases`` left out (``Expectations.annotate``'s ``left_out``)."""
+    ids = set(spec.case_ids(spec_path))
+    for name in {p.spec for p in PROFILES.values() if p.spec is not None}:
+        ids.update(spec.case_ids(packaged_path("spec", name)))
+    return ids - {case.id for case in cases}
 
 
 

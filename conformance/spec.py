@@ -85,6 +85,22 @@ def load_spec(path: str | Path | None = None, *, include: Sequence[str] | None =
     return _cases(doc, lambda case_id: _selected(case_id, include, exclude))
 
 
+
+def case_ids(path: str | Path | None = None) -> list[str]:
+    """The ids of the spec file's cases (``vary`` expanded), validated like ``load_spec``,
+    without building any array."""
+    doc = read_yaml(Path(path) if path is not None else default_spec_path(), "the spec")
+    if doc.data is None:
+        raise doc.at((), "the file is empty; expected 'version' and 'cases'")
+    _validate(doc)
+    seen: list[str] = []
+
+    def note(case_id: str) -> bool:
+        seen.append(case_id)
+        return False
+    _cases(doc, note)
+    return seen
+
 # --- the schema -------------------------------------------------------------------------------
 
 

@@ -18,6 +18,7 @@ from jsonschema import Draft202012Validator
 from conformance.case import Case
 from conformance.spec import (
     SpecError,
+    case_ids,
     default_spec_path,
     load_spec,
     schema_path,
@@ -49,6 +50,25 @@ def test_locations_point_at_each_case() -> None:
         file, line = case.location.rsplit(":", 1)
         assert Path(file).resolve() == default_spec_path()
         assert lines[int(line) - 1].strip().startswith("- id: "), case.location
+
+
+def test_case_ids_are_the_loaded_ids_without_building_arrays(tmp_path: Path) -> None:
+    assert case_ids() == [case.id for case in CASES]
+    big = tmp_path / "big.yaml"
+    big.write_text(textwrap.dedent("""\
+        version: 1
+        cases:
+          - id: huge-{reduction}
+            source: edge case
+            tags: [large]
+            input: {shape: [32768, 4096], seed: 1}
+            target: {classes: 4096, shape: [32768], seed: 2}
+            vary: {reduction: [mean, sum]}
+        """), encoding="utf-8")
+    assert case_ids(big) == ["huge-mean", "huge-sum"]  # 1 GiB of logits each: never built
+    big.write_text("version: 1\ncases:\n  - id: x\n", encoding="utf-8")
+    with pytest.raises(SpecError, match=r"big\.yaml:3"):
+        case_ids(big)
 
 
 def test_spec_hash_is_the_sha256_of_the_file() -> None:

@@ -40,7 +40,7 @@ from conformance.expectations import (
     expectations_for,
     load_expectations,
 )
-from conformance.properties import PROFILES, profile_cases
+from conformance.properties import PROFILES, left_out_cases, profile_cases
 from conformance.provenance import provenance
 from conformance.report import divergences
 from conformance.report.folder import check_writable
@@ -119,7 +119,7 @@ def main(args: argparse.Namespace) -> int:
         expectations = expectations_for(impl_name, args.expectations)
     except ExpectationsError as exc:
         raise CliError(str(exc)) from None
-    annotated = expectations.annotate(records)
+    annotated = expectations.annotate(records, left_out_cases(spec_path, plan.cases))
     status = _status(annotated, args.strict)
     dtypes = sorted({r.dtype for r in records})
     print_summary(annotated, impl_name, dtypes, list(plan.devices), args.strict, [],
@@ -304,7 +304,7 @@ def _print_entries(annotated: Annotated, strict: bool, write: Callable[[str], An
               f"{len(per_entry)} entries\n")
     if annotated.not_run:
         write(f"\n{len(annotated.not_run)} entries select only checks this run left out "
-              "(dtype, device, gradients or properties); not judged\n")
+              "(dtype, device, gradients, properties or spec cases); not judged\n")
     level = "error" if strict else "warning"
     for entry in annotated.fixed:
         write(f"\nFIXED ({level}): {entry.describe()}\n  every check it selects conforms now; "
