@@ -24,6 +24,7 @@ import numpy as np
 
 from conformance import repro, tolerance
 from conformance.baseline import LESS_ACCURATE_RATIO, Baseline, Versus, versus
+from conformance.baseline import NAME as BASELINE_NAME
 from conformance.case import Case
 from conformance.checks import discover
 from conformance.conventions import convention_of
@@ -255,6 +256,12 @@ class Context:
         """The record of a value or gradient compared with the reference: it conforms within
         the bound unless it is far less accurate than torch on the same spec case
         (``conformance.baseline``); ``reason`` replaces the diverging reason."""
+        if not cmp.ok:
+            shared = self._shared_with_torch(case, check, actual, expected, allowed)
+            if shared is not None:
+                return self.record(case, check, Verdict.CONFORMS, outcome=Outcome.SHARES_TORCH,
+                                   error=cmp.as_dict(), expected=expected, actual=actual,
+                                   reason=shared)
         vs = self._versus_torch(case, check, actual, expected, allowed)
         if vs is not None:
             cmp = replace(cmp, vs_torch=vs.ratio, vs_used=vs.used, torch_used=vs.torch_used)
@@ -277,6 +284,28 @@ class Context:
             return None
         theirs = out.value if check is Check.VALUE else out.grad
         return versus(actual, theirs, expected, allowed, self.dtype)
+
+    def _shared_with_torch(self, case: Case, check: Check, actual: Array, expected: Array,
+                           allowed: Array) -> str | None:
+        """Why a result outside its bound is torch's own defect, shared (the reason), or
+        ``None``: torch (the specification) gives the same output on the same spec case, dtype
+        and device (the same shape and NaN/inf pattern, the rest within the bound of torch's),
+        and torch's output is outside the bound too. Not for torch itself, whose defects its
+        expectations file labels."""
+        baseline = self.runner.baseline
+        if baseline is None or self.runner.origin is not Origin.SPEC or \
+                self.impl.name == BASELINE_NAME:
+            return None
+        out = baseline.output(case, self.dtype, self.device)
+        if out is None:
+            return None
+        theirs = out.value if check is Check.VALUE else out.grad
+        if theirs is None or tolerance.compare(theirs, expected, allowed, self.dtype).ok:
+            return None
+        if not tolerance.agrees(actual, theirs, allowed):
+            return None
+        return ("shares a defect of torch: returns what torch returns on the same input "
+                f"({_first(actual)}) where the reference gives {_first(expected)}")
 
     def fault(self, case: Case, check: str, exc: Fault) -> Record:
         """A crash or a timeout of the implementation's worker during ``check`` of ``case``."""
@@ -312,6 +341,14 @@ class Context:
 def snippet_for(impl: Implementation, case: Case, dtype: str, device: str, check: str) -> str:
     """The repro of ``check`` of ``case`` on ``impl``, loading it the way the run did."""
     return repro.snippet(impl.name, case, dtype, device, check, load_as=loaded_as(impl))
+
+
+def _first(value: Array) -> str:
+    """The first element of an array, for a reason (``0``, ``inf``, ``0.693 …``)."""
+    flat = np.asarray(value, dtype=np.float64).reshape(-1)
+    if not flat.size:
+        return "an empty array"
+    return f"{flat[0]:.3g}" + (" …" if flat.size > 1 else "")
 
 
 def _args(case: Case) -> dict[str, Any]:

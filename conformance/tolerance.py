@@ -121,6 +121,22 @@ def compare(actual: Array, expected: Array, allowed: Array, dtype: str) -> Compa
                       mismatch, float(used[i]))
 
 
+def agrees(actual: Array, other: Array, allowed: Array) -> bool:
+    """Whether two outputs are the same result: the same shape, NaN and infinities in the same
+    places (with the same signs), and the finite rest within ``allowed`` of each other (the
+    bound of the problem, from the reference)."""
+    a = np.asarray(actual, dtype=np.float64)
+    b = np.asarray(other, dtype=np.float64)
+    if a.shape != b.shape:
+        return False
+    finite = np.isfinite(a) & np.isfinite(b)
+    same_special = np.array_equal(np.isnan(a), np.isnan(b)) and \
+        np.array_equal(np.where(np.isinf(a), a, 0.0), np.where(np.isinf(b), b, 0.0))
+    bound = np.broadcast_to(np.asarray(allowed, dtype=np.float64), a.shape)
+    with np.errstate(invalid="ignore", over="ignore"):
+        return same_special and bool(np.all(np.abs(a - b)[finite] <= bound[finite]))
+
+
 def scale_ulp(expected: float, allowed: float, dtype: str) -> float:
     """One ULP of ``dtype`` at the problem's scale for an element: at the larger of the expected
     value and the magnitude the tolerance model's bound was built from (``allowed / (K u)``).

@@ -51,6 +51,8 @@ class Outcome(StrEnum):
     CRASH = "crash"
     TIMEOUT = "timeout"
     LESS_ACCURATE = "less-accurate"  # within the bound, but far less accurate than torch
+    SHARES_TORCH = "shares-torch"  # torch's own (diverging) output: a defect of torch, shared
+    LOWER_PRECISION = "lower-precision"  # within the bound of a lower dtype than requested
 
 
 class Severity(StrEnum):
