@@ -46,6 +46,7 @@ class Record:
     repro: str | None = None
     location: str | None = None
     convention: str | None = None  # the named alternative the outcome matches at an edge
+    diagnosis: dict[str, Any] | None = None  # the finding's cause (conformance.diagnosis)
 
     def carry_measurements(self, other: Record) -> None:
         """Take ``other``'s measured outcome (a property's record quotes its shrunk example's)."""

@@ -262,6 +262,7 @@ class Context:
                 return self.record(case, check, Verdict.CONFORMS, outcome=Outcome.SHARES_TORCH,
                                    error=cmp.as_dict(), expected=expected, actual=actual,
                                    reason=shared)
+            cmp = replace(cmp, within=self._lower_dtype(case, check, actual))
         vs = self._versus_torch(case, check, actual, expected, allowed)
         if vs is not None:
             cmp = replace(cmp, vs_torch=vs.ratio, vs_used=vs.used, torch_used=vs.torch_used)
@@ -284,6 +285,19 @@ class Context:
             return None
         theirs = out.value if check is Check.VALUE else out.grad
         return versus(actual, theirs, expected, allowed, self.dtype)
+
+    def _lower_dtype(self, case: Case, check: Check, actual: Array) -> str | None:
+        """The most precise dtype below this one (``tolerance.LOWER``) whose bound a diverging
+        result meets, judged as if that dtype had been asked for (the reference on the
+        arguments rounded to it, its bound); ``None`` when none does. Evidence for
+        ``conformance.diagnosis``' "computes float64 in float32", never a verdict alone."""
+        for lower in tolerance.LOWER.get(self.dtype, ()):
+            exp = self.runner.expected(case, lower)
+            want, allowed = (exp.value, exp.value_allowed) if check is Check.VALUE else \
+                (exp.grad, exp.grad_allowed)
+            if tolerance.compare(actual, want, allowed, lower).ok:
+                return lower
+        return None
 
     def _shared_with_torch(self, case: Case, check: Check, actual: Array, expected: Array,
                            allowed: Array) -> str | None:

@@ -67,6 +67,7 @@ class Plan:
     log_dir: str | None = None  # workers' output goes to <log_dir>/<name>.log; None: terminal
     versus_torch: bool = True  # compare accuracy with torch's own (conformance.baseline)
     baseline: Outputs | None = None  # torch's outputs, computed ahead by ``run``
+    diagnose: bool = True  # give each finding its cause (conformance.diagnosis)
 
 
 @dataclass(frozen=True)
@@ -192,7 +193,18 @@ def _run_plan(impl: Implementation, plan: Plan, runner: Runner,
                 found += _announced(_properties(impl, plan, dtype, device, tally), events)
             records += found + tally.records(impl.name, dtype, device,
                                              load_as=loaded_as(impl))
+    if plan.diagnose:
+        _diagnose(impl, plan, records)
     return records
+
+
+def _diagnose(impl: Implementation, plan: Plan, records: list[Record]) -> None:
+    """Each finding's cause (``conformance.diagnosis``), per device, while ``impl`` is loaded."""
+    from conformance.diagnosis import diagnose
+
+    cases = {case.id: case for case in plan.cases}
+    for device in plan.devices:
+        diagnose(impl, [r for r in records if r.device == device], cases, device)
 
 
 def _properties(impl: Implementation, plan: Plan, dtype: str, device: str,

@@ -8,7 +8,9 @@ match wins:
 1. ``convention`` is set (the outcome is a named alternative at an edge) -> CONVENTION;
 2. a crash, a timeout or something that is not an array came back -> CRASH;
 3. the implementation wrote into an array it was given -> WRITES_INPUT;
-4. ``less-accurate`` (within the bound, far less accurate than torch) -> ACCURACY;
+4. ``less-accurate`` (within the bound, far less accurate than torch) or ``lower-precision``
+   (within the bound of a lower dtype than asked for, in a dtype the implementation computes
+   lower: ``conformance.diagnosis``) -> ACCURACY;
 5. an invalid-input check (``invalid``, ``property:invalid-*``) that returned (finite or
    NaN/inf) instead of raising -> ACCEPTS_INVALID;
 6. a valid call that raised -> REJECTS_VALID;
@@ -79,7 +81,7 @@ def severity_of(record: Record) -> Severity | None:
         return Severity.CRASH
     if outcome == Outcome.WRITES_INPUT:
         return Severity.WRITES_INPUT
-    if outcome == Outcome.LESS_ACCURATE:
+    if outcome in (Outcome.LESS_ACCURATE, Outcome.LOWER_PRECISION):
         return Severity.ACCURACY
     if record.verdict in _NO_FINDING:
         return None

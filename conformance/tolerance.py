@@ -80,6 +80,8 @@ class Comparison:
     vs_torch: float | None = None  # times torch's largest error (conformance.baseline)
     vs_used: float | None = None  # the largest error as a fraction of its bound
     torch_used: float | None = None  # torch's largest error as a fraction of its bound
+    bits: float | None = None  # agreement in bits at the problem's scale (``agreement_bits``)
+    within: str | None = None  # the lower dtype whose bound a divergence meets (``LOWER``)
 
     def as_dict(self) -> dict[str, Any]:
         """Plain-JSON form (non-finite numbers as strings; figures not measured left out)."""
@@ -118,7 +120,31 @@ def compare(actual: Array, expected: Array, allowed: Array, dtype: str) -> Compa
         ulps = float(err[i] / scale_ulp(wanted[i], bound[i], dtype))
     within = bool(np.all(err <= bound))
     return Comparison(within and mismatch is None, float(err[i]), rel, ulps, float(bound[i]),
-                      mismatch, float(used[i]))
+                      mismatch, float(used[i]), bits=agreement_bits(err, wanted, bound, dtype))
+
+
+#: The dtypes a result in a dtype may really have been computed in, most precise first: a
+#: float64 request answered in float32 arithmetic, a float32 one in float16 or bfloat16.
+LOWER: dict[str, tuple[str, ...]] = {"float64": ("float32",),
+                                     "float32": ("float16", "bfloat16")}
+BITS_CAP = 64.0  # the agreement of an exact result
+
+
+def agreement_bits(err: Array, expected: Array, allowed: Array, dtype: str) -> float:
+    """Bits of agreement with the reference at the problem's scale: ``-log2`` of the largest
+    error relative to each element's scale (its value, or the magnitude its bound was built
+    from, as ``scale_ulp``), capped at ``BITS_CAP``. A float64 result computed in float32
+    agrees to about 24 bits, a faithful one to about 50."""
+    err = np.asarray(err, dtype=np.float64)
+    if not err.size:
+        return BITS_CAP
+    scale = np.maximum(np.abs(np.asarray(expected, dtype=np.float64)),
+                       np.asarray(allowed, dtype=np.float64) / (K * unit_roundoff(dtype)))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        worst = float(np.max(np.where(err == 0, 0.0, err / scale)))
+    if not worst > 0 or not math.isfinite(worst):
+        return BITS_CAP if worst == 0 else 0.0
+    return min(BITS_CAP, -math.log2(worst))
 
 
 def agrees(actual: Array, other: Array, allowed: Array) -> bool:

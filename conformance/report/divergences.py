@@ -1,5 +1,11 @@
 """Group findings by cause: one entry per distinct behaviour, not one per example.
 
+A finding that ``conformance.diagnosis`` gave a cause (``Record.diagnosis``) is grouped by it:
+one group per implementation, cause and severity, whatever its checks, dtypes, devices and
+origins, titled with the cause's heading ("wrong when probability targets ∧ label_smoothing;
+correct without any one of them"), known only when every example is listed in the
+expectations file. Any other finding keeps the symptom grouping below.
+
 A finding is a record with a severity (``conformance.severity``). Records share a cause when
 they come from the same implementation and check, have the same severity, fail in the same way
 (the reason with its numbers blanked out, the outcome, the exception type) and carry the same
@@ -24,6 +30,7 @@ from dataclasses import dataclass
 from conformance.report.values import clip, number
 from conformance.results import Record
 from conformance.severity import severity_of
+from conformance.signature import TRAITS
 from conformance.vocabulary import Origin, Severity
 
 _NUMBER = re.compile(r"(?<![\w.])[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?(?![\w.])")
@@ -46,10 +53,12 @@ class Group:
     expected_reason: str | None
     severity: Severity
     records: tuple[Record, ...]
+    diagnosed: bool = False  # ``cause`` is a diagnosed cause's heading (conformance.diagnosis)
 
     @property
     def minimal(self) -> Record:
-        """The example with the smallest input."""
+        """The plainest example: a spec seed case over another spec case over a generated
+        one over a hostile one, then the smallest input."""
         return self.records[0]
 
     @property
@@ -59,13 +68,41 @@ class Group:
 
     @property
     def headline(self) -> str:
-        """The minimal example's reason, with its real numbers, in one line."""
+        """A diagnosed cause's heading; else the minimal example's reason, with its real
+        numbers, in one line."""
+        if self.diagnosed:
+            return self.cause
         return " ".join((self.minimal.reason or self.cause).split())
 
     @property
     def title(self) -> str:
         """``impl · check: headline`` (cut at a word, never inside one)."""
         return f"{self.impl} · {self.check}: {clip(self.headline, 110)}"
+
+    @property
+    def trigger(self) -> list[str]:
+        """A diagnosed cause's trigger: the conditions it needs (``[]`` when undiagnosed)."""
+        return list((self.minimal.diagnosis or {}).get("trigger") or [])
+
+    @property
+    def example(self) -> dict[str, object] | None:
+        """The reduced example a diagnosed cause was shown on, in spec form."""
+        found = (self.minimal.diagnosis or {}).get("example")
+        return found if isinstance(found, dict) else None
+
+    @property
+    def magnitude(self) -> float:
+        """The largest error among the examples, as a fraction of its bound (inf for a
+        NaN/inf or shape mismatch, 0 when nothing was measured)."""
+        worst = 0.0
+        for record in self.records:
+            error = record.error or {}
+            if error.get("mismatch"):
+                return math.inf
+            used = number(error.get("used"))
+            if used is not None and not math.isnan(used):
+                worst = max(worst, used)
+        return worst
 
     @property
     def cases(self) -> list[str]:
@@ -119,14 +156,23 @@ def _leaves(value: object) -> int:
 
 
 def _key(record: Record) -> GroupKey:
+    if record.diagnosis and record.diagnosis.get("cause"):
+        return (record.impl, "", str(record.diagnosis["cause"]), "", "", "",
+                str(severity_of(record)), "diagnosed")
     exception = (record.exception or "").split(":", 1)[0] if record.exception else ""
     cause = record.signature or "" if record.origin == Origin.GENERATED else ""
     return (record.impl, record.check, normalize(record.reason), record.outcome or "",
             exception, record.expected_reason or "", str(severity_of(record)), cause)
 
 
-def _size_order(record: Record) -> tuple[int, int, str, str, str]:
-    return (input_size(record), len(record.repro or ""), record.case, record.dtype,
+def plain_order(record: Record) -> tuple[int, int, int, str, str, str]:
+    """The plainest example first: a spec seed case, another spec case, a generated one, a
+    hostile one (non-finite, huge or subnormal values); then the smallest input."""
+    hostile = record.case.startswith("hostile-") or any(
+        trait in (record.signature or "") for trait in TRAITS)
+    rank = 3 if hostile else 0 if record.case.startswith("seed-") else \
+        1 if record.origin == Origin.SPEC else 2
+    return (rank, input_size(record), len(record.repro or ""), record.case, record.dtype,
             record.device)
 
 
@@ -147,11 +193,21 @@ def group(records: Iterable[Record]) -> list[Group]:
     for record in records:
         if severity_of(record) is not None:
             found[_key(record)].append(record)
-    groups = [Group(anchor(key), key[0], key[1], key[2], key[3], key[5] or None,
-                    Severity(key[6]), tuple(sorted(members, key=_size_order)))
-              for key, members in found.items()]
+    groups = [_group(key, members) for key, members in found.items()]
     return sorted(groups, key=lambda g: (g.severity.rank, g.impl != SPEC_IMPL, g.impl, g.known,
-                                         g.check, g.cause, g.anchor))
+                                         -g.magnitude, g.check, g.cause, g.anchor))
+
+
+def _group(key: GroupKey, members: list[Record]) -> Group:
+    records = tuple(sorted(members, key=plain_order))
+    if key[7] != "diagnosed":
+        return Group(anchor(key), key[0], key[1], key[2], key[3], key[5] or None,
+                     Severity(key[6]), records)
+    checks = ", ".join(sorted({r.check for r in records}))
+    reasons = [r.expected_reason for r in records]
+    known = reasons[0] if all(reasons) else None  # one new symptom makes the cause new
+    return Group(anchor(key), key[0], checks, key[2], "", known, Severity(key[6]), records,
+                 diagnosed=True)
 
 
 def anchors(groups: Iterable[Group]) -> dict[tuple[str, str, str, str, str], str]:

@@ -138,6 +138,34 @@ def expected_text(record: Record) -> str:
     return summary_text(record.expected)
 
 
+def example_text(spec: dict[str, Any]) -> str:
+    """A reduced example in one line: the call's arguments as torch would be given them."""
+    parts = [f"input {_shape_of(spec.get('input'))}", f"target {_brief(spec.get('target'))}"]
+    if spec.get("weight") is not None:
+        parts.append(f"weight {_brief(spec['weight'])}")
+    if spec.get("ignore_index") is not None:
+        parts.append(f"ignore_index={spec['ignore_index']}")
+    parts.append(f"reduction={spec.get('reduction', 'mean')!r}")
+    if spec.get("label_smoothing"):
+        parts.append(f"label_smoothing={spec['label_smoothing']}")
+    return ", ".join(parts)
+
+
+def _shape_of(value: Any) -> str:
+    if isinstance(value, dict):
+        return str(tuple(value.get("shape") or value.get("probabilities") or ()))
+    shape: list[int] = []
+    while isinstance(value, list):
+        shape.append(len(value))
+        value = value[0] if value else None
+    return str(tuple(shape))
+
+
+def _brief(value: Any) -> str:
+    text = json.dumps(value)
+    return text if len(text) <= 60 else f"{_shape_of(value)} {text[:50]}…"
+
+
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("conformance.report", "templates"),
@@ -148,7 +176,7 @@ def _environment() -> jinja2.Environment:
     env.filters.update(md=md, code=code, fence=fence, fmt=fmt, short=shorten, clip=clip,
                        summary=summary_text,
                        cell_md=cell_md, note_text=note_text, float_or_text=float_or_text,
-                       expected_text=expected_text)
+                       expected_text=expected_text, example_text=example_text)
     return env
 
 
@@ -188,7 +216,8 @@ def matrix_json(report: Report) -> dict[str, Any]:
                          "severity": g.severity, "headline": g.headline,
                          "cause": g.cause, "outcome": g.outcome or None,
                          "known": g.known, "expected_reason": g.expected_reason,
-                         "examples": len(g.records), "minimal_case": g.minimal.case}
+                         "examples": len(g.records), "minimal_case": g.minimal.case,
+                         "trigger": g.trigger, "diagnosed": g.diagnosed}
                         for g in report.groups],
         "skipped": report.skipped,
     }

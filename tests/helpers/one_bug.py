@@ -1,0 +1,107 @@
+"""Implementations with exactly one bug each, for the tests of ``conformance.diagnosis``: the
+run must report one cause per bug, named by the conditions that trigger it. Each is the
+reference apart from its bug. Loaded as ``tests.helpers.one_bug:NAME``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from implementations.reference import ReferenceImplementation
+
+
+class _OneBug:
+    """The reference, value and gradient; ``_arguments`` introduces the bug."""
+
+    name = "one-bug"
+    dtypes = ("float64", "float32")
+
+    def __init__(self) -> None:
+        self._reference = ReferenceImplementation()
+
+    def _arguments(self, input: Any, target: Any, weight: Any, ignore_index: int,
+                   reduction: str, label_smoothing: float) -> dict[str, Any]:
+        return {"input": input, "target": target, "weight": weight,
+                "ignore_index": ignore_index, "reduction": reduction,
+                "label_smoothing": label_smoothing}
+
+    def cross_entropy(self, input: Any, target: Any, weight: Any = None,
+                      ignore_index: int = -100, reduction: str = "mean",
+                      label_smoothing: float = 0.0, *, dtype: str = "float64",
+                      device: str = "cpu") -> Any:
+        """The reference's loss on the (possibly wrong) arguments."""
+        args = self._arguments(input, target, weight, ignore_index, reduction, label_smoothing)
+        return np.asarray(self._reference.cross_entropy(**args, dtype=dtype), dtype=dtype)
+
+    def value_and_grad(self, input: Any, target: Any, weight: Any = None,
+                       ignore_index: int = -100, reduction: str = "mean",
+                       label_smoothing: float = 0.0, *, dtype: str = "float64",
+                       device: str = "cpu") -> tuple[Any, Any]:
+        """The reference's loss and gradient on the (possibly wrong) arguments."""
+        args = self._arguments(input, target, weight, ignore_index, reduction, label_smoothing)
+        value, grad = self._reference.value_and_grad(**args, dtype=dtype)
+        return np.asarray(value, dtype=dtype), np.asarray(grad, dtype=dtype)
+
+
+class SmoothingOverCMinus1(_OneBug):
+    """``smoothing-c-minus-1``: label smoothing spread as eps / (C - 1) per class instead of
+    eps / C (the smoothing factor scaled by C / (C - 1)), in value and gradient alike."""
+
+    name = "smoothing-c-minus-1"
+
+    def _arguments(self, input: Any, target: Any, weight: Any, ignore_index: int,
+                   reduction: str, label_smoothing: float) -> dict[str, Any]:
+        classes = np.shape(input)[0 if np.ndim(input) == 1 else 1]
+        if 0 < label_smoothing <= 1 and classes > 1:
+            label_smoothing = min(1.0, label_smoothing * classes / (classes - 1))
+        return super()._arguments(input, target, weight, ignore_index, reduction,
+                                  label_smoothing)
+
+
+class WeightedMeanOverN(_OneBug):
+    """``weighted-mean-over-n``: a weighted mean over class indices divided by the number of
+    rows instead of the sum of the targets' weights (``Model.fit(class_weight=...)``'s
+    convention), in value and gradient alike."""
+
+    name = "weighted-mean-over-n"
+
+    def cross_entropy(self, input: Any, target: Any, weight: Any = None,
+                      ignore_index: int = -100, reduction: str = "mean",
+                      label_smoothing: float = 0.0, *, dtype: str = "float64",
+                      device: str = "cpu") -> Any:
+        """The loss, its weighted mean over the rows."""
+        return self.value_and_grad(input, target, weight, ignore_index, reduction,
+                                   label_smoothing, dtype=dtype)[0]
+
+    def value_and_grad(self, input: Any, target: Any, weight: Any = None,
+                       ignore_index: int = -100, reduction: str = "mean",
+                       label_smoothing: float = 0.0, *, dtype: str = "float64",
+                       device: str = "cpu") -> tuple[Any, Any]:
+        """Loss and gradient; a weighted mean over indices rescaled to a mean over rows."""
+        value, grad = super().value_and_grad(input, target, weight, ignore_index, reduction,
+                                             label_smoothing, dtype=dtype)
+        t = np.asarray(target)
+        if reduction != "mean" or weight is None or t.shape == np.shape(input) or not t.size:
+            return value, grad
+        w = np.asarray(weight, dtype=np.float64)
+        kept = t != ignore_index
+        denominator = float(w[np.where(kept, t, 0)][kept].sum())
+        factor = denominator / t.size
+        return np.asarray(value * factor, dtype=dtype), np.asarray(grad * factor, dtype=dtype)
+
+
+class ComputesInFloat32(_OneBug):
+    """``computes-in-float32``: asked for float64, it rounds its arguments to float32 and
+    returns float32-accurate results, as a loss object at its default dtype does."""
+
+    name = "computes-in-float32"
+
+    def _arguments(self, input: Any, target: Any, weight: Any, ignore_index: int,
+                   reduction: str, label_smoothing: float) -> dict[str, Any]:
+        def low(a: Any) -> Any:
+            return None if a is None else np.asarray(a).astype(np.float32).astype(np.float64)
+
+        t = np.asarray(target)
+        return super()._arguments(low(input), low(t) if t.dtype.kind == "f" else t, low(weight),
+                                  ignore_index, reduction, label_smoothing)
