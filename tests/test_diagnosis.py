@@ -59,7 +59,8 @@ def test_float64_computed_in_float32_is_one_accuracy_cause(spec_cases: list[Case
     (heading,) = causes[Severity.ACCURACY]
     assert heading.startswith("computes float64 in float32 (agrees with the reference to about")
     lowered = [r for r in records if r.outcome is Outcome.LOWER_PRECISION]
-    assert lowered and all(r.severity is Severity.ACCURACY for r in lowered)
+    assert lowered
+    assert all(r.severity is Severity.ACCURACY for r in lowered)
     assert all(r.reason.startswith("within float32's bound") for r in lowered)  # type: ignore[union-attr]
 
 
@@ -82,10 +83,12 @@ def test_reduce_finds_a_three_way_trigger_and_keeps_what_cannot_be_switched_off(
         needs = c.target_kind == "probabilities" and c.label_smoothing > 0 and c.input.ndim > 2
         return Severity.WRONG_ON_VALID if needs else None
 
-    trigger, reduced, dtype, check = diagnosis.reduce(
+    trigger, reduced, _dtype, check = diagnosis.reduce(
         case, "float64", "gradient", Severity.WRONG_ON_VALID, probe, ["float64"])
     assert trigger == ("k-dim", "label-smoothing", "probabilities")
-    assert reduced.weight is None and reduced.reduction == "mean" and check == "value"
+    assert reduced.weight is None
+    assert reduced.reduction == "mean"
+    assert check == "value"
     assert diagnosis.heading(Severity.WRONG_ON_VALID, trigger) == (
         "wrong when a K-dim (N, C, d1, ...) input ∧ label_smoothing ∧ probability targets; "
         "correct without any one of them")
@@ -137,11 +140,14 @@ def test_sharing_torchs_own_wrong_output_is_labelled_not_charged() -> None:
     case = Case("c", np.zeros((2, 2)), np.zeros(2, dtype=np.int64))  # log 2
     shared = VALUE_CHECK.run(_runner_with_torch(case, np.asarray(0.0)).context(
         _Returns(0.0)), case)
-    assert shared.verdict is Verdict.CONFORMS and shared.outcome is Outcome.SHARES_TORCH
-    assert shared.severity is None and "defect of torch" in (shared.reason or "")
+    assert shared.verdict is Verdict.CONFORMS
+    assert shared.outcome is Outcome.SHARES_TORCH
+    assert shared.severity is None
+    assert "defect of torch" in (shared.reason or "")
     # a different wrong value is the implementation's own
     own = VALUE_CHECK.run(_runner_with_torch(case, np.asarray(0.0)).context(_Returns(5.0)), case)
-    assert own.verdict is Verdict.DIVERGES and own.severity is Severity.WRONG_ON_VALID
+    assert own.verdict is Verdict.DIVERGES
+    assert own.severity is Severity.WRONG_ON_VALID
     # torch right, the implementation wrong: no label
     right = VALUE_CHECK.run(_runner_with_torch(case, np.asarray(np.log(2))).context(
         _Returns(0.0)), case)
