@@ -66,7 +66,10 @@ def test_a_wrong_implementation_fails_with_its_divergence(capsys):
     # one cause, with its real numbers, its severity, and one line per severity up front
     assert "2 new findings (1 cause)" in out
     assert "  wrong on valid input: 1 new (2 checks), 0 known" in out
-    assert "NEW wrong on valid input: wrong-sum · value: off by 1.46" in out
+    # headed by its cause, named by its trigger; the example's real numbers below
+    assert "NEW wrong on valid input: wrong-sum · value: wrong with reduction='sum'; correct " \
+        "without it" in out
+    assert "mini-3x4-sum [value, float64, cpu]: off by 1.46" in out
     assert out.count("reproduce with") == 1
 
 
