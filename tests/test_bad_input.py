@@ -95,6 +95,7 @@ def test_a_failed_write_leaves_the_previous_report_whole(tmp_path, monkeypatch):
     out = tmp_path / "report"
     out.mkdir()
     (out / "results.json").write_text("old")
+    (out / folder.MARKER).write_text("")  # a report folder this tool wrote
 
     def broken(doc, staged):
         (staged / "matrix.md").write_text("half")
@@ -103,7 +104,7 @@ def test_a_failed_write_leaves_the_previous_report_whole(tmp_path, monkeypatch):
     monkeypatch.setattr(folder, "render_report", broken)
     with pytest.raises(OSError, match="disk full"):
         folder.write_folder(out, {"records": []})
-    assert sorted(p.name for p in out.iterdir()) == ["results.json"]
+    assert sorted(p.name for p in out.iterdir()) == [folder.MARKER, "results.json"]
     assert (out / "results.json").read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["report"], "a staging folder was left"
 
