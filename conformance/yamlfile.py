@@ -8,8 +8,8 @@ is one line, ``path:line: what is wrong``, with the path as the user would type 
 
 Reading is bounded, so a hostile file costs milliseconds, not minutes and gigabytes: a file over
 ``MAX_BYTES`` is refused before it is read, one that marks more than ``MAX_ELEMENTS`` values
-(commas, brackets and lines: a cheap count) before it is parsed, and while it is composed every node is
-counted with its aliases expanded (``*name`` stands for the whole anchored value): past
+(commas, brackets and lines: a cheap count) before it is parsed, and while it is composed every
+node is counted with its aliases expanded (``*name`` stands for the whole anchored value): past
 ``MAX_ELEMENTS`` (an alias bomb, "billion laughs", or simply too much data), past ``MAX_DEPTH``
 levels, or at an alias inside its own anchor, composition stops there. The spec uses aliases
 for shared arrays, so they stay allowed; it is what they expand to that is bounded, and that

@@ -55,6 +55,38 @@ def test_a_valid_case_torch_would_refuse_is_a_spec_error(capsys, tmp_path, extra
     assert not (tmp_path / "out").exists(), "a report was written for a malformed spec"
 
 
+# what replaces what in VALID -> (the line in the file, what the message says)
+REFUSED_BY_TORCH = {
+    ("target: [0]", "target: [3]"): (7, "cases[0].target: torch refuses this case: Target 3 is "
+                                        "out of bounds (a case of invalid input says so with "
+                                        "expect: {error: target-out-of-range})"),
+    ("target: [0]", "target: [0, 1]"): (7, "Expected target size [1], got [2]"),
+    ("target: [0]", "target: {shape: [1], classes: 4, seed: 0}"):
+        (7, "Target 3 is out of bounds"),  # generated: the values are checked once built
+    ("[[1.0, 2.0, 0.5]]", "[1.0, 2.0, 0.5]"):
+        (7, "torch's backward refuses this case: size mismatch"),
+    ("target: [0]", "target: [[0.5, 0.5, 0.0]]\n    ignore_index: 1"):
+        (8, "ignore_index is not supported for floating point target"),
+    ("source: edge case", "source: from my notes"):
+        (4, "cases[0].source: 'from my notes' does not match the expected form: The seed "
+            "document the case comes from, 'edge case', or 'generated (seed N)'"),
+}
+
+
+@pytest.mark.parametrize("change", sorted(REFUSED_BY_TORCH))
+def test_a_valid_case_torch_refuses_at_call_time_is_a_spec_error(capsys, tmp_path, change):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(VALID.replace(*change))
+    status, err = _run(capsys, "--spec", spec, "--out", tmp_path / "out")
+    line, words = REFUSED_BY_TORCH[change]
+    assert status == 2
+    message = _error_line(err)
+    assert f"spec.yaml:{line}: " in message
+    assert words in message
+    assert "^" not in message, "a raw regex in the message"
+    assert not (tmp_path / "out").exists()
+
+
 def test_a_huge_generator_is_refused_with_the_limit(capsys, tmp_path):
     spec = tmp_path / "spec.yaml"
     spec.write_text(VALID.replace("[[1.0, 2.0, 0.5]]", "{shape: [100000, 100000], seed: 1}")
