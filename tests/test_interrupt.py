@@ -35,9 +35,13 @@ def _ours(tag: str) -> list[int]:
 
 @pytest.mark.slow  # about 10 s each: the run starts its workers and torch first
 @pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs /proc")
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
-def test_a_signal_stops_the_run_at_once_and_keeps_the_last_report(tmp_path: Path,
-                                                                  signum: int) -> None:
+@pytest.mark.parametrize(("signum", "jobs"), [
+    (signal.SIGINT, "2"),  # Ctrl-C: the terminal signals the whole process group
+    (signal.SIGTERM, "2"),  # kill, a CI runner's cancel: the main process only
+    (signal.SIGINT, "1"),  # one job at a time: the jobs run in the main process
+], ids=["ctrl-c", "sigterm", "ctrl-c-one-job-at-a-time"])
+def test_a_signal_stops_the_run_at_once_and_keeps_the_last_report(tmp_path: Path, signum: int,
+                                                                  jobs: str) -> None:
     out = tmp_path / "report"
     out.mkdir()
     previous = {"results.json": '{"schema_version": 1, "provenance": {}}\n',
@@ -47,12 +51,12 @@ def test_a_signal_stops_the_run_at_once_and_keeps_the_last_report(tmp_path: Path
     tag = uuid.uuid4().hex
     env = {**os.environ, "CE_TEST_TAG": tag, "PYTHONPATH": os.pathsep.join(
         filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    # two jobs at a time, three implementations: one runs slowly, one waits in the queue
+    # three implementations, one of them slow, and one of them waiting for its turn
     command = [sys.executable, "-m", "conformance.cli", "run", "--impl", "reference",
-               "--impl", SLOW + "Sleepy", "--impl", SLOW + "Drowsy", "-j", "2",
+               "--impl", SLOW + "Sleepy", "--impl", SLOW + "Drowsy", "-j", jobs,
                "--spec", str(MINI_SPEC), "--out", str(out)]
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
+                               stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         seen = []
         assert process.stderr is not None
@@ -62,7 +66,10 @@ def test_a_signal_stops_the_run_at_once_and_keeps_the_last_report(tmp_path: Path
                 break
         assert any("sleepy: started" in line for line in seen), "".join(seen)
         sent = time.monotonic()
-        process.send_signal(signum)
+        if signum == signal.SIGINT:
+            os.killpg(process.pid, signum)
+        else:
+            process.send_signal(signum)
         _, err = process.communicate(timeout=30)
         elapsed = time.monotonic() - sent
     finally:
