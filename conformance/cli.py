@@ -123,5 +123,7 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(text.split())
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
+if __name__ == "__main__":  # ``python -m conformance.cli``: the module the commands import
+    from conformance.cli import main as imported_main  # (its CliError, not __main__'s)
+
+    raise SystemExit(imported_main())

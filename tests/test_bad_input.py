@@ -146,3 +146,27 @@ def test_an_unknown_implementation_is_named_before_any_work(capsys, tmp_path):
     err = capsys.readouterr().err
     assert status == 2
     assert "no module named 'no_such_module'" in _error_line(err)
+
+
+def test_explore_refuses_to_promote_into_a_file_that_is_not_a_spec(capsys, tmp_path):
+    """Counterexamples are appended to ``--promote-to``: a file of another kind is refused
+    before the search, and left as it was."""
+    notes = tmp_path / "notes.md"
+    notes.write_text("# my notes\n\nkey: value: more\n")
+    status = main(["explore", "--impl", "reference", "--promote-to", str(notes)])
+    assert status == 2
+    assert f"{notes}:3: invalid YAML" in _error_line(capsys.readouterr().err)
+    assert notes.read_text() == "# my notes\n\nkey: value: more\n"
+
+
+def test_a_usage_error_is_one_line_through_python_dash_m(tmp_path):
+    """``python -m conformance.cli`` (as the benchmarks and tests call it) reports a command's
+    usage error in one line too, not as a traceback."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "conformance.cli", "explore", "--impl",
+                           "reference", "--promote-to", str(tmp_path / "nope.yaml")],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 2
+    assert "no such spec file" in _error_line(done.stderr)

@@ -67,13 +67,20 @@ def check_out(out: Path) -> None:
 
 def _not_a_place_of_the_user(out: Path, target: Path) -> None:
     for place, what in ((Path.cwd().resolve(), "the current folder"),
-                        (Path.home().resolve(), "your home folder")):
-        if target == place or target in place.parents:
+                        (_home(), "your home folder")):
+        if place is not None and (target == place or target in place.parents):
             above = "" if target == place else "a folder above "
             raise FolderError(f"{out}: is {above}{what}; a report replaces its folder whole, "
                               "so give it a folder of its own (e.g. reports/latest)")
     if target.is_dir() and os.path.ismount(target):
         raise FolderError(f"{out}: is a mount point; give a folder inside it")
+
+
+def _home() -> Path | None:
+    try:
+        return Path.home().resolve()
+    except (RuntimeError, KeyError):  # no HOME and no password entry
+        return None
 
 
 def _only_a_report(out: Path, target: Path) -> None:
