@@ -1,14 +1,23 @@
 """``ce-conformance``: the command line. Each subcommand lives in its own module, which provides
 ``add_arguments(parser)`` and ``main(args) -> int``; this file only dispatches and turns
 expected failures (a malformed spec, an unknown implementation, a bad argument) into one line
-on stderr and exit status 2, never a traceback."""
+on stderr and exit status 2, never a traceback.
+
+Ctrl-C (SIGINT) and SIGTERM raise ``Interrupted`` in the main thread wherever it is; what
+runs unwinds (``conformance.session.run`` stops its job processes, a report folder being
+written is left as it was) and the command prints one line and exits 130 or 143. A second
+signal during that unwinding is ignored."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from types import FrameType
 
 from implementations.base import UnknownImplementationError
 
@@ -25,6 +34,17 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 class CliError(Exception):
     """An expected failure: its message is printed as one line and the exit status is 2."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM arrived; the exit status is 128 plus the signal's number."""
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        super().__init__(signal.Signals(signum).name)
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -59,14 +79,41 @@ def main(argv: Sequence[str] | None = None) -> int:
     from conformance.report.folder import FolderError
     from conformance.yamlfile import LocatedError
 
+    with _stop_signals():
+        try:
+            return int(importlib.import_module(args._module).main(args))
+        except (LocatedError, MergeError, FolderError, UnknownImplementationError,
+                CliError) as exc:
+            print(f"ce-conformance: error: {_one_line(exc)}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt as exc:
+            signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
+            print(f"ce-conformance: interrupted ({signal.Signals(signum).name}); the run is "
+                  "stopped and its workers ended; an earlier report is left as it was",
+                  file=sys.stderr)
+            return 128 + signum
+
+
+@contextlib.contextmanager
+def _stop_signals() -> Iterator[None]:
+    """SIGINT and SIGTERM raise ``Interrupted`` (the first one; later ones are ignored while
+    the command unwinds); the previous handlers come back afterwards."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    raised: list[int] = []
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        if not raised:
+            raised.append(signum)
+            raise Interrupted(signum)
+
+    previous = {signum: signal.signal(signum, handler) for signum in STOP_SIGNALS}
     try:
-        return int(importlib.import_module(args._module).main(args))
-    except (LocatedError, MergeError, FolderError, UnknownImplementationError, CliError) as exc:
-        print(f"ce-conformance: error: {_one_line(exc)}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("ce-conformance: interrupted; no report was written", file=sys.stderr)
-        return 130
+        yield
+    finally:
+        for signum, old in previous.items():
+            signal.signal(signum, old)
 
 
 def _one_line(exc: BaseException) -> str:
@@ -76,5 +123,7 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(text.split())
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
+if __name__ == "__main__":  # ``python -m conformance.cli``: the module the commands import
+    from conformance.cli import main as imported_main  # (its CliError, not __main__'s)
+
+    raise SystemExit(imported_main())

@@ -10,13 +10,16 @@ and each job is deterministic on its own, so the merged result does not depend o
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import multiprocessing
 import os
+import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
@@ -249,26 +252,100 @@ class _Direct:
             self._progress(*item)
 
 
-def run(names: Sequence[str], plan: Plan, *, jobs: int = 1,
-        progress: Progress | None = None) -> list[ImplResult]:
-    """Every implementation of ``names`` on ``plan``, ``jobs`` at a time, in ``names``' order.
-    With several, torch's outputs for the accuracy comparison are computed first, once; a
-    single job asks torch for what it runs, as it goes."""
+def run(names: Sequence[str], plan: Plan, *, jobs: int = 1, progress: Progress | None = None,
+        done: Callable[[ImplResult], None] | None = None) -> list[ImplResult]:
+    """Every implementation of ``names`` on ``plan``, ``jobs`` at a time, in ``names``' order
+    (``done`` is called with each job's result as it finishes). With several, torch's outputs
+    for the accuracy comparison are computed first, once; a single job asks torch for what it
+    runs, as it goes. Interrupted (``KeyboardInterrupt``, or any error), it cancels the jobs
+    not started and ends the running ones before it raises."""
     if len(names) > 1:
         plan = with_baseline(plan)
     if jobs <= 1 or len(names) <= 1:
-        return [_job(name, plan, _Direct(progress)) for name in names]
+        results = []
+        for name in names:
+            results.append(_job(name, plan, _Direct(progress)))
+            if done is not None:
+                done(results[-1])
+        return results
     context = multiprocessing.get_context("spawn")
     with context.Manager() as manager:
         queue = manager.Queue()
         drain = threading.Thread(target=_drain, args=(queue, progress), daemon=True)
         drain.start()
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-            futures = [pool.submit(_job, name, plan, queue) for name in names]
+        pool = ProcessPoolExecutor(max_workers=jobs, mp_context=context,
+                                   initializer=_job_process)
+        try:
+            futures = [pool.submit(_stoppable_job, name, plan, queue) for name in names]
+            if done is not None:
+                for future in futures:
+                    future.add_done_callback(_reporting(done))
             results = [future.result() for future in futures]
+        except BaseException:  # Ctrl-C, SIGTERM (``conformance.cli``), or a job's own error
+            _stop(pool)
+            raise
+        pool.shutdown()
         queue.put(None)
         drain.join()
     return results
+
+
+def _reporting(done: Callable[[ImplResult], None]) -> Callable[[Future[ImplResult]], None]:
+    def report(future: Future[ImplResult]) -> None:
+        if not future.cancelled() and future.exception() is None:
+            done(future.result())
+    return report
+
+
+STOP_GRACE = 2.0  # seconds a job process has to close its workers when the run is stopped
+
+
+class _Stopped(KeyboardInterrupt):
+    """SIGTERM in a job process: the main process is stopping the run. A ``KeyboardInterrupt``,
+    which Hypothesis passes on at once (a ``SystemExit`` it would replay as a failure)."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+def _job_process() -> None:
+    """Signals in a job process: Ctrl-C reaches the whole process group, but only the main
+    process decides (it stops the jobs); SIGTERM, which it sends, ends the job with its
+    ``finally`` blocks, so the job's own workers are closed too, and then the process."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _leave)
+
+
+def _leave(signum: int, frame: Any) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # once: the unwinding must not be cut short
+    raise _Stopped(128 + signum)
+
+
+def _stoppable_job(name: str, plan: Plan, events: _Events) -> ImplResult:
+    """``_job`` in a job process; stopped, the process ends once the job has closed its
+    workers (the pool would otherwise wait there for the next job)."""
+    try:
+        return _job(name, plan, events)
+    except _Stopped as exc:
+        os._exit(exc.status)
+
+
+def _stop(pool: ProcessPoolExecutor) -> None:
+    """Cancel the jobs not started, end the running ones (SIGTERM, then after ``STOP_GRACE``
+    seconds SIGKILL), and wait for the pool's own thread, so nothing is left running."""
+    processes = list((pool._processes or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        with contextlib.suppress(OSError):
+            process.terminate()
+    deadline = time.monotonic() + STOP_GRACE
+    for process in processes:
+        process.join(max(0.0, deadline - time.monotonic()))
+        if process.is_alive():
+            process.kill()
+            process.join(STOP_GRACE)
+    pool.shutdown(wait=True)
 
 
 def with_baseline(plan: Plan) -> Plan:
@@ -284,9 +361,12 @@ def with_baseline(plan: Plan) -> Plan:
 
 
 def _drain(queue: Any, progress: Progress | None) -> None:
-    while (item := queue.get()) is not None:
-        if progress is not None:
-            progress(*item)
+    try:
+        while (item := queue.get()) is not None:
+            if progress is not None:
+                progress(*item)
+    except (EOFError, OSError):  # the manager is gone: the run was stopped
+        return
 
 
 # --- in-process loading, for listings ---------------------------------------------------------

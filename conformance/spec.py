@@ -36,6 +36,7 @@ from conformance.case import Case, Convention, Expect
 from conformance.data import packaged_path
 from conformance.yamlfile import LocatedError, NodePath, YamlDoc, read_yaml
 from implementations.base import DEFAULT_IGNORE_INDEX, REDUCTIONS, Array, class_axis_of
+from implementations.torch_rules import plan_call
 
 __all__ = ["SpecError", "default_spec_path", "generate", "large_spec_path", "load_spec",
            "schema_path", "spec_hash"]
@@ -45,6 +46,7 @@ SPEC_NAME = "cross_entropy.yaml"
 #: ``large`` profile (``conformance.properties``), so the spec every CI run loads stays fast.
 LARGE_SPEC_NAME = "large.yaml"
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9.-]*$")
+ID_FORM = "lower-case letters, digits, '.' and '-', starting with a letter or digit"
 PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 MAX_GENERATED = 2**28  # elements one generator may make (2 GiB of float64)
 
@@ -130,6 +132,9 @@ def _describe(error: ValidationError) -> tuple[NodePath, str]:
         allowed = schema.get("properties", {})
         unknown = sorted(str(key) for key in error.instance if key not in allowed)
         return (*path, unknown[0]), f"unknown key; allowed: {', '.join(allowed)}"
+    if error.validator == "pattern" and schema.get("description"):  # words, not the regex
+        return path, f"{error.instance!r} does not match the expected form: " \
+                     f"{schema['description']}"
     message = error.message if len(error.message) <= 160 else error.message[:157] + "..."
     if _numeric_string(error.instance):
         message += " (YAML 1.1 reads it as a string: write 1.0e+4, not 1e4; .nan, .inf)"
@@ -192,7 +197,8 @@ def _expand(doc: YamlDoc, index: int, raw: dict[str, Any]) -> Iterator[dict[str,
         fields.update(zip(vary, combination, strict=True))
         fields["id"] = _fill(raw["id"], fields)
         if not ID_PATTERN.match(fields["id"]):
-            raise doc.error((*base, "id"), f"{fields['id']!r} does not match {ID_PATTERN.pattern}")
+            raise doc.error((*base, "id"), f"{fields['id']!r} does not match the form of an "
+                                           f"id: {ID_FORM}")
         yield fields
 
 
@@ -230,6 +236,68 @@ def _check_case(doc: YamlDoc, index: int, fields: dict[str, Any]) -> None:
             raise doc.error((*base, "weight"), f"has shape {list(shapes['weight'])}; the input "
                                                f"has {classes} classes (mark the case expect: "
                                                "{error: weight-shape} if that is the point)")
+    _check_torch_accepts(doc, base, fields, {key: _stand_in(doc, (*base, key), fields[key])
+                                             for key in shapes})
+
+
+def _stand_in(doc: YamlDoc, path: NodePath, value: Any) -> Array:
+    """A literal as its array (literals are small: ``conformance.yamlfile`` bounds them); a
+    generator as zeros of its shape and kind that take no memory (``broadcast_to``), so the
+    shapes and dtypes torch checks are known before any array is generated."""
+    if not isinstance(value, dict):
+        return _array(doc, path, value)
+    kind = np.int64 if "classes" in value else np.float64
+    return np.broadcast_to(np.zeros((), dtype=kind), _declared_shape(value))
+
+
+def _check_torch_accepts(doc: YamlDoc, base: NodePath, fields: dict[str, Any],
+                         arrays: dict[str, Array]) -> None:
+    """Raise at the node at fault when torch would refuse the call of a case that expects a
+    value: torch's own rules (``implementations.torch_rules``), on the case's arrays (with
+    ``_stand_in`` arrays, shapes and dtypes only; with the built ones, the values too)."""
+    if "error" in (fields.get("expect") or {}):
+        return
+    target = arrays["target"].astype(fields.get("target_dtype", arrays["target"].dtype),
+                                     copy=False)
+    weight = arrays.get("weight")
+    backward = "gradient_error" not in (fields.get("expect") or {})
+    try:
+        plan_call(arrays["input"].astype(np.float64, copy=False), target,
+                  None if weight is None else weight.astype(np.float64, copy=False),
+                  fields.get("ignore_index", DEFAULT_IGNORE_INDEX),
+                  fields.get("reduction", "mean"), float(fields.get("label_smoothing", 0.0)),
+                  gradient=backward)
+    except RuntimeError as exc:  # the forward accepts it, the backward does not
+        raise doc.error((*base, "target"), f"torch's backward refuses this case: {exc} (say so "
+                                           "with expect: {value: ..., gradient_error: "
+                                           "shape-mismatch})") from None
+    except (ValueError, TypeError, IndexError) as exc:
+        key, kind = _refusal(exc)
+        raise doc.error((*base, key), f"torch refuses this case: {str(exc).rstrip('.')} (a "
+                                      f"case of invalid input says so with expect: {{error: "
+                                      f"{kind}}})") from None
+
+
+#: torch's refusal (a fragment of ``torch_rules``' message) -> the key at fault, the error kind
+_REFUSALS = (("out of bounds", "target", "target-out-of-range"),
+             ("broadcast shape", "target", "shape-mismatch"),
+             ("at least one dimension", "input", "shape-mismatch"),
+             ("weight", "weight", "weight-shape"),
+             ("ignore_index", "ignore_index", "ignore-index-with-probabilities"),
+             ("label_smoothing", "label_smoothing", "label-smoothing-range"),
+             ("target dtype", "target", "target-dtype"),
+             ("type for target", "target", "target-dtype"),
+             ("input must be floating", "input", "input-dtype"),
+             ("reduction", "reduction", "reduction"))
+
+
+def _refusal(exc: Exception) -> tuple[str, str]:
+    """The key of the case at fault and the spec's error kind for one of torch's refusals."""
+    text = str(exc)
+    for fragment, key, kind in _REFUSALS:
+        if fragment in text:
+            return key, kind
+    return "target", "shape-mismatch"
 
 
 def _declared_shape(value: Any) -> tuple[int, ...]:
@@ -247,12 +315,17 @@ def _case(doc: YamlDoc, index: int, fields: dict[str, Any]) -> Case:
     target = _array(doc, (*base, "target"), fields["target"])
     if "target_dtype" in fields:
         target = target.astype(fields["target_dtype"])
-    weight = fields.get("weight")
+    arrays = {"input": _array(doc, (*base, "input"), fields["input"], np.float64),
+              "target": target}
+    if fields.get("weight") is not None:
+        arrays["weight"] = _array(doc, (*base, "weight"), fields["weight"], np.float64)
+    if any(isinstance(fields.get(key), dict) for key in arrays):  # generated: check the values
+        _check_torch_accepts(doc, base, fields, arrays)
     return Case(
         id=fields["id"],
-        input=_array(doc, (*base, "input"), fields["input"]).astype(np.float64),
+        input=arrays["input"],
         target=target,
-        weight=None if weight is None else _array(doc, (*base, "weight"), weight, np.float64),
+        weight=arrays.get("weight"),
         ignore_index=fields.get("ignore_index", DEFAULT_IGNORE_INDEX),
         reduction=fields.get("reduction", "mean"),
         label_smoothing=float(fields.get("label_smoothing", 0.0)),

@@ -5,20 +5,36 @@ node by its address in the document (``("divergences", 3, "select")``), rejects 
 and runaway nesting, and then constructs plain data. Whatever goes wrong (an unreadable file,
 invalid YAML, a rule of the spec or of an expectations file) is a ``LocatedError`` whose ``str``
 is one line, ``path:line: what is wrong``, with the path as the user would type it.
+
+Reading is bounded, so a hostile file costs milliseconds, not minutes and gigabytes: a file over
+``MAX_BYTES`` is refused before it is read, one that marks more than ``MAX_ELEMENTS`` values
+(commas, brackets and lines: a cheap count) before it is parsed, and while it is composed every
+node is counted with its aliases expanded (``*name`` stands for the whole anchored value): past
+``MAX_ELEMENTS`` (an alias bomb, "billion laughs", or simply too much data), past ``MAX_DEPTH``
+levels, or at an alias inside its own anchor, composition stops there. The spec uses aliases
+for shared arrays, so they stay allowed; it is what they expand to that is bounded, and that
+bounds every later walk (the lines, the schema, the checks).
 """
 
 from __future__ import annotations
 
+import itertools
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-__all__ = ["MAX_DEPTH", "LocatedError", "NodePath", "YamlDoc", "display_path", "dotted",
-           "read_yaml"]
+__all__ = ["MAX_BYTES", "MAX_DEPTH", "MAX_ELEMENTS", "LocatedError", "NodePath", "YamlDoc",
+           "display_path", "dotted", "read_yaml"]
 
 MAX_DEPTH = 32  # deeper nesting is a recursive alias or a mistake
+MAX_BYTES = 2**22  # 4 MiB: the spec is 50 KiB; large arrays are generator mappings
+MAX_ELEMENTS = 2**16  # nodes, aliases expanded (the spec has about 5,500)
+#: what starts or separates a value: a comma, a bracket or a line that is not blank or a comment
+_VALUE_MARK = re.compile(rb"[,\[{]|\n[ \t]*[^\s#]")
+_LARGE = "(large arrays are written as generator mappings, {shape: [...], seed: N})"
 
 NodePath = tuple[str | int, ...]  # a node's address in the document: ("cases", 3, "input")
 
@@ -75,12 +91,8 @@ def display_path(path: Path) -> str:
 def read_yaml(path: Path, what: str) -> YamlDoc:
     """Read ``path`` (``what`` names it in messages: "the spec"); raises ``LocatedError``."""
     display = display_path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise LocatedError(display, 1, f"cannot read {what}: {getattr(exc, 'strerror', exc)}") \
-            from None
-    loader = yaml.SafeLoader(text)
+    text = _read_text(path, what, display)
+    loader = _BoundedLoader(text, display)
     try:
         node = loader.get_single_node()
         lines: dict[NodePath, int] = {(): 1}
@@ -97,6 +109,72 @@ def read_yaml(path: Path, what: str) -> YamlDoc:
         raise LocatedError(display, 1, f"invalid YAML: {exc}") from None
     finally:
         loader.dispose()
+
+
+def _read_text(path: Path, what: str, display: str) -> str:
+    """The file's text, refused before parsing when it is too large or holds too many values."""
+    try:
+        with path.open("rb") as stream:
+            data = stream.read(MAX_BYTES + 1)
+    except OSError as exc:
+        raise LocatedError(display, 1, f"cannot read {what}: {exc.strerror or exc}") from None
+    if len(data) > MAX_BYTES:
+        raise LocatedError(display, 1, f"{what} is larger than {MAX_BYTES:,} bytes, the limit "
+                                       f"{_LARGE}")
+    beyond = next(itertools.islice(_VALUE_MARK.finditer(data), MAX_ELEMENTS, None), None)
+    if beyond is not None:
+        raise LocatedError(display, data.count(b"\n", 0, beyond.start() + 1) + 1,
+                           f"{what} holds more than {MAX_ELEMENTS:,} values, the limit {_LARGE}")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise LocatedError(display, data.count(b"\n", 0, exc.start) + 1,
+                           f"cannot read {what}: not UTF-8 text ({exc.reason})") from None
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, counting while it composes: every node with its aliases expanded
+    (``elements``), the nesting depth, and the expanded size of each anchored node."""
+
+    def __init__(self, text: str, display: str) -> None:
+        super().__init__(text)
+        self.display = display
+        self.elements = 0
+        self.depth = 0
+        self.sizes: dict[str, int] = {}  # anchor -> nodes it stands for, aliases expanded
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.peek_event()  # type: ignore[no-untyped-call]
+        line = event.start_mark.line + 1
+        anchor: str | None = event.anchor
+        if isinstance(event, yaml.AliasEvent) and anchor is not None:
+            if anchor in self.anchors and anchor not in self.sizes:
+                raise LocatedError(self.display, line, f"the alias *{anchor} refers to the "
+                                                       "value it is part of (a cycle)")
+            self._count(self.sizes.get(anchor, 0), line, alias=anchor)
+            return super().compose_node(parent, index)
+        if self.depth > MAX_DEPTH:
+            raise LocatedError(self.display, line, f"nesting deeper than {MAX_DEPTH} levels")
+        before = self.elements
+        self._count(1, line)
+        self.depth += 1
+        node = super().compose_node(parent, index)
+        self.depth -= 1
+        if anchor is not None:
+            self.sizes[anchor] = self.elements - before
+        return node
+
+    def _count(self, size: int, line: int, alias: str | None = None) -> None:
+        self.elements += size
+        if self.elements <= MAX_ELEMENTS:
+            return
+        if alias is not None:
+            raise LocatedError(self.display, line, f"the alias *{alias} ({size:,} values) "
+                                                   f"takes the document past {MAX_ELEMENTS:,} "
+                                                   "values, the limit (aliases are counted as "
+                                                   "what they stand for)")
+        raise LocatedError(self.display, line, f"more than {MAX_ELEMENTS:,} values, the limit "
+                                               f"{_LARGE}")
 
 
 def _record_lines(node: yaml.Node, path: NodePath, line: int, lines: dict[NodePath, int],

@@ -55,6 +55,38 @@ def test_a_valid_case_torch_would_refuse_is_a_spec_error(capsys, tmp_path, extra
     assert not (tmp_path / "out").exists(), "a report was written for a malformed spec"
 
 
+# what replaces what in VALID -> (the line in the file, what the message says)
+REFUSED_BY_TORCH = {
+    ("target: [0]", "target: [3]"): (7, "cases[0].target: torch refuses this case: Target 3 is "
+                                        "out of bounds (a case of invalid input says so with "
+                                        "expect: {error: target-out-of-range})"),
+    ("target: [0]", "target: [0, 1]"): (7, "Expected target size [1], got [2]"),
+    ("target: [0]", "target: {shape: [1], classes: 4, seed: 0}"):
+        (7, "Target 3 is out of bounds"),  # generated: the values are checked once built
+    ("[[1.0, 2.0, 0.5]]", "[1.0, 2.0, 0.5]"):
+        (7, "torch's backward refuses this case: size mismatch"),
+    ("target: [0]", "target: [[0.5, 0.5, 0.0]]\n    ignore_index: 1"):
+        (8, "ignore_index is not supported for floating point target"),
+    ("source: edge case", "source: from my notes"):
+        (4, "cases[0].source: 'from my notes' does not match the expected form: The seed "
+            "document the case comes from, 'edge case', or 'generated (seed N)'"),
+}
+
+
+@pytest.mark.parametrize("change", sorted(REFUSED_BY_TORCH))
+def test_a_valid_case_torch_refuses_at_call_time_is_a_spec_error(capsys, tmp_path, change):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(VALID.replace(*change))
+    status, err = _run(capsys, "--spec", spec, "--out", tmp_path / "out")
+    line, words = REFUSED_BY_TORCH[change]
+    assert status == 2
+    message = _error_line(err)
+    assert f"spec.yaml:{line}: " in message
+    assert words in message
+    assert "^" not in message, "a raw regex in the message"
+    assert not (tmp_path / "out").exists()
+
+
 def test_a_huge_generator_is_refused_with_the_limit(capsys, tmp_path):
     spec = tmp_path / "spec.yaml"
     spec.write_text(VALID.replace("[[1.0, 2.0, 0.5]]", "{shape: [100000, 100000], seed: 1}")
@@ -95,6 +127,7 @@ def test_a_failed_write_leaves_the_previous_report_whole(tmp_path, monkeypatch):
     out = tmp_path / "report"
     out.mkdir()
     (out / "results.json").write_text("old")
+    (out / folder.MARKER).write_text("")  # a report folder this tool wrote
 
     def broken(doc, staged):
         (staged / "matrix.md").write_text("half")
@@ -103,7 +136,7 @@ def test_a_failed_write_leaves_the_previous_report_whole(tmp_path, monkeypatch):
     monkeypatch.setattr(folder, "render_report", broken)
     with pytest.raises(OSError, match="disk full"):
         folder.write_folder(out, {"records": []})
-    assert sorted(p.name for p in out.iterdir()) == ["results.json"]
+    assert sorted(p.name for p in out.iterdir()) == [folder.MARKER, "results.json"]
     assert (out / "results.json").read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["report"], "a staging folder was left"
 
@@ -113,3 +146,27 @@ def test_an_unknown_implementation_is_named_before_any_work(capsys, tmp_path):
     err = capsys.readouterr().err
     assert status == 2
     assert "no module named 'no_such_module'" in _error_line(err)
+
+
+def test_explore_refuses_to_promote_into_a_file_that_is_not_a_spec(capsys, tmp_path):
+    """Counterexamples are appended to ``--promote-to``: a file of another kind is refused
+    before the search, and left as it was."""
+    notes = tmp_path / "notes.md"
+    notes.write_text("# my notes\n\nkey: value: more\n")
+    status = main(["explore", "--impl", "reference", "--promote-to", str(notes)])
+    assert status == 2
+    assert f"{notes}:3: invalid YAML" in _error_line(capsys.readouterr().err)
+    assert notes.read_text() == "# my notes\n\nkey: value: more\n"
+
+
+def test_a_usage_error_is_one_line_through_python_dash_m(tmp_path):
+    """``python -m conformance.cli`` (as the benchmarks and tests call it) reports a command's
+    usage error in one line too, not as a traceback."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "conformance.cli", "explore", "--impl",
+                           "reference", "--promote-to", str(tmp_path / "nope.yaml")],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 2
+    assert "no such spec file" in _error_line(done.stderr)

@@ -180,8 +180,8 @@ def test_targets_dtypes_and_shapes(tmp_path: Path) -> None:
           - {id: empty, source: edge case, tags: [], input: [], target: []}
           - {id: cast, source: edge case, tags: [], input: [[1.0]], target: [0],
              target_dtype: uint8}
-          - {id: drawn, source: edge case, tags: [], input: {shape: [0, 3], seed: 0},
-             target: {classes: 3, shape: [5, 7], seed: 2}}
+          - {id: drawn, source: edge case, tags: [invalid], input: {shape: [0, 3], seed: 0},
+             target: {classes: 3, shape: [5, 7], seed: 2}, expect: {error: shape-mismatch}}
           - {id: unbatched, source: edge case, tags: [], input: [1.0, 2.0],
              target: {probabilities: [2], seed: 4}}
     """))

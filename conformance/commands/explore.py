@@ -4,11 +4,14 @@ and print what diverges, with reproduction snippets; optionally promote findings
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from rich.console import Console
 
 import implementations
+from conformance import spec
+from conformance.commands.options import positive
 from conformance.properties import PROFILES, promote, property_names, run_properties
 from conformance.results import Record
 from implementations.base import ALL_DTYPES
@@ -20,7 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="implementation to explore (a registered name or module:attr)")
     parser.add_argument("--seed", type=int, default=None,
                         help="Hypothesis seed (default: a random one, printed)")
-    parser.add_argument("--max-examples", type=int, default=None, metavar="N",
+    parser.add_argument("--max-examples", type=positive, default=None, metavar="N",
                         help="examples per property (default: the explore profile's)")
     parser.add_argument("--profile", choices=tuple(PROFILES), default="explore",
                         help="generated-case profile (default: explore; large: LLM "
@@ -37,6 +40,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     """Run the explore profile; exit 1 when something diverges, else 0."""
     console = Console()
+    if args.promote_to is not None:  # before the search: a file findings cannot go into
+        _check_spec(args.promote_to)
     impl = implementations.load(args.impl)
     dtype = args.dtype or (PROFILES[args.profile].dtypes or ("float64",))[0]
     records = run_properties(impl, profile=args.profile, dtype=dtype, device=args.device,
@@ -53,6 +58,18 @@ def main(args: argparse.Namespace) -> int:
             if case_id:
                 console.print(f"promoted {case_id} to {args.promote_to}")
     return 1 if found else 0
+
+
+def _check_spec(path: Path) -> None:
+    """Raise unless ``path`` is a spec file (it loads) that can be written: counterexamples are
+    appended to it, and nothing is appended to a file of another kind."""
+    from conformance.cli import CliError
+
+    if not path.is_file():
+        raise CliError(f"{path}: no such spec file (--promote-to appends to an existing spec)")
+    spec.case_ids(path)  # a LocatedError, file:line, if it is not a valid spec
+    if not os.access(path, os.W_OK):
+        raise CliError(f"{path}: is not writable (--promote-to appends to it)")
 
 
 def _print(console: Console, record: Record) -> None:

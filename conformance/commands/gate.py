@@ -43,8 +43,8 @@ from conformance.expectations import (
 from conformance.properties import PROFILES, left_out_cases, profile_cases
 from conformance.provenance import provenance
 from conformance.report import divergences
-from conformance.report.folder import check_writable
-from conformance.results import Record, document, read_results, write_atomic, write_results
+from conformance.report.folder import check_out, check_writable, write_folder
+from conformance.results import Record, document, read_results, write_atomic
 from conformance.session import Plan, run
 from conformance.vocabulary import FAULT_VERDICTS, Check, Origin, Severity, Verdict
 
@@ -73,7 +73,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="judge the implementation's records in this results.json (from "
                              "`ce-conformance run` on the same spec) instead of running it")
     add_run_options(parser, default_dtypes="every dtype the implementation declares")
-    parser.add_argument("--out", type=Path, metavar="DIR", help="also write DIR/results.json")
+    parser.add_argument("--out", type=Path, metavar="DIR",
+                        help="also write DIR/results.json (DIR is replaced whole: it must be "
+                             "new, empty, or a report folder ce-conformance wrote)")
     parser.add_argument("--exclude", action="append", metavar="CASE_GLOB",
                         help="leave out the spec cases whose id matches (repeatable)")
 
@@ -89,9 +91,10 @@ def main(args: argparse.Namespace) -> int:
             load_expectations(args.expectations, missing_ok=False)
         except ExpectationsError as exc:
             raise CliError(str(exc)) from None
-    for path in (args.junit, args.out):
-        if path is not None:
-            check_writable(path.parent if path is args.junit else path)
+    if args.junit is not None:
+        check_writable(args.junit.parent)
+    if args.out is not None:
+        check_out(args.out)
     spec_path = args.spec or spec.default_spec_path()
     extra, left_out = profile_cases(args.profile, exclude=args.exclude)
     for line in left_out:
@@ -131,7 +134,7 @@ def main(args: argparse.Namespace) -> int:
                           profile=args.profile, seed=args.seed, dtypes=dtypes,
                           devices=list(plan.devices), **profile_provenance(plan.profile),
                           **({"judged_from": str(args.results)} if args.results else {}))
-        write_results(args.out / "results.json", document(annotated.records, prov))
+        write_folder(args.out, document(annotated.records, prov), render=False)
     return status
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,12 +20,14 @@ from implementations.base import ALL_DTYPES
 
 def _seconds(text: str) -> float:
     value = float(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text} is negative; give seconds, or 0 for no limit")
+    if not value >= 0 or math.isinf(value):  # NaN fails the comparison
+        raise argparse.ArgumentTypeError(f"{text} is not a number of seconds; give seconds, "
+                                         "or 0 for no limit")
     return value
 
 
-def _positive(text: str) -> int:
+def positive(text: str) -> int:
+    """An integer of at least 1 (an ``argparse`` type)."""
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text} must be at least 1")
@@ -43,13 +46,13 @@ def add_run_options(parser: argparse.ArgumentParser, *, default_dtypes: str) -> 
                              "spec's large cases; sized from $CE_CONFORMANCE_MEMORY or a "
                              "quarter of the memory available)")
     parser.add_argument("--seed", type=int, default=None, help="seed for generated cases")
-    parser.add_argument("--max-examples", type=_positive, default=None, metavar="N",
+    parser.add_argument("--max-examples", type=positive, default=None, metavar="N",
                         help="examples per generated property (default: the profile's)")
     parser.add_argument("--spec", type=Path, default=None, help="spec file (default: built in)")
     parser.add_argument("--no-gradients", action="store_true", help="skip gradient checks")
     parser.add_argument("--no-properties", action="store_true",
                         help="run the spec cases only, not the generated properties")
-    parser.add_argument("-j", "--jobs", type=_positive, default=default_jobs(), metavar="N",
+    parser.add_argument("-j", "--jobs", type=positive, default=default_jobs(), metavar="N",
                         help="implementations run side by side, each in its own worker "
                              "(default: the cores available, %(default)s)")
     parser.add_argument("--show-output", action="store_true",

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from conformance.report import MergeError, merge, problems
-from conformance.report.folder import write_folder
+from conformance.report.folder import check_out, write_folder
 
 DEFAULT_OUT = Path("reports/latest")
 
@@ -36,12 +36,13 @@ def main(args: argparse.Namespace) -> int:
     if (args.dir is None) == (args.merge is None):
         raise _error("give either a report folder DIR or --merge DIR [DIR ...]")
     sources = args.merge or [args.dir]
+    out = args.out or (DEFAULT_OUT if args.merge else args.dir)
+    check_out(out)  # before reading: a folder that is not the tool's to replace fails first
     docs = [load(folder / "results.json") for folder in sources]
     try:
         doc = merge(docs) if args.merge else docs[0]
     except MergeError as exc:
         raise _error(str(exc)) from exc
-    out = args.out or (DEFAULT_OUT if args.merge else args.dir)
     write(out, doc)
     print(f"report written to {out}/ ({len(doc['records'])} records)")
     return 0

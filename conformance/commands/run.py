@@ -5,6 +5,8 @@ summary and writes the report folder."""
 from __future__ import annotations
 
 import argparse
+import threading
+import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
@@ -25,7 +27,7 @@ from conformance.expectations import expectations_for, load_expectations
 from conformance.properties import profile_cases, property_names
 from conformance.provenance import provenance
 from conformance.report import divergences
-from conformance.report.folder import check_writable, write_folder
+from conformance.report.folder import check_out, write_folder
 from conformance.results import Record, document
 from conformance.session import ImplResult, Plan, run
 from conformance.severity import severity_of
@@ -46,17 +48,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--exclude-case", action="append", metavar="GLOB",
                         help="skip the spec cases whose id matches (repeatable)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
-                        help=f"report folder (default: {DEFAULT_OUT})")
+                        help=f"report folder (default: {DEFAULT_OUT}); it is replaced whole, so "
+                             "it must be new, empty, or a report folder ce-conformance wrote")
     parser.add_argument("--expectations", action="append", type=Path, metavar="FILE",
                         help="an expectations file (repeatable; each names its implementation), "
                              "for implementations without one under expectations/")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--quiet", action="store_true",
+                        help="no progress (a bar on a terminal, else plain lines)")
 
 
 def main(args: argparse.Namespace) -> int:
     """Run, summarize, write the report; exit 0 whatever the verdicts (``gate`` judges)."""
     console = Console(stderr=True)
-    check_writable(args.out)
+    check_out(args.out)
     names = session_names(args.impl)
     given = {e.implementation: e for e in map(load_expectations, args.expectations or [])}
     spec_path = args.spec or spec.default_spec_path()
@@ -96,6 +100,12 @@ def _run(names: list[str], plan: Plan, args: argparse.Namespace,
          console: Console) -> list[ImplResult]:
     n_properties = len(property_names(plan.profile)) if plan.profile else 0
     per_impl = (len(plan.cases) + n_properties) * len(plan.dtypes) * len(plan.devices)
+    if not args.quiet and (not console.is_terminal or console.is_dumb_terminal):
+        lines = PlainProgress(per_impl, console)
+        console.print(f"running {len(names)} implementation{'s' * (len(names) != 1)} "
+                      f"({min(args.jobs, len(names))} at a time), {per_impl} checks each: "
+                      f"{escape(', '.join(names))}", highlight=False, soft_wrap=True)
+        return run(names, plan, jobs=args.jobs, progress=lines.progress, done=lines.done)
     with Progress(TextColumn("{task.description:<14}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), TextColumn("{task.fields[counts]}"), console=console,
                   disable=args.quiet) as bar:
@@ -113,10 +123,73 @@ def _run(names: list[str], plan: Plan, args: argparse.Namespace,
                     f"[dim]{c['unsupported']} unsupported[/]")
             if c["crashed"] or c["timed-out"]:
                 text += f" [bold red]{c['crashed'] + c['timed-out']} crashed/timed out[/]"
-            advance = 0 if check in ("gradient", "inputs", "robustness") else 1
-            bar.update(task, advance=advance, counts=text)
+            bar.update(task, advance=_advance(check), counts=text)
 
         return run(names, plan, jobs=args.jobs, progress=progress)
+
+
+PLAIN_EVERY = 50  # checks between the plain progress lines of one implementation
+
+
+def _advance(check: str) -> int:
+    """What a record adds to its implementation's count of checks (gradients, the inputs
+    check and robustness ride along with the value check of their case)."""
+    return 0 if check in ("gradient", "inputs", "robustness") else 1
+
+
+class PlainProgress:
+    """Progress as plain lines, for a log (stderr is not a terminal, as in CI): when an
+    implementation starts, every ``PLAIN_EVERY`` checks, and when it is done."""
+
+    def __init__(self, per_impl: int, console: Console) -> None:
+        self.per_impl = per_impl
+        self.console = console
+        self.counts: dict[str, Counter[str]] = defaultdict(Counter)
+        self.checks: Counter[str] = Counter()
+        self.finished: set[str] = set()
+        self.start = time.monotonic()
+        self.lock = threading.Lock()  # events and results arrive on two threads
+
+    def _line(self, text: str) -> None:
+        self.console.print(f"{_clock(time.monotonic() - self.start)} {escape(text)}",
+                           highlight=False, soft_wrap=True)
+
+    def progress(self, name: str, verdict: str, check: str) -> None:
+        """One record of ``name``."""
+        with self.lock:
+            if name in self.finished:
+                return
+            if not self.counts[name]:
+                self._line(f"{name}: started")
+            self.counts[name][verdict] += 1
+            self.checks[name] += _advance(check)
+            if _advance(check) and self.checks[name] % PLAIN_EVERY == 0:
+                self._line(f"{name}: {self.checks[name]}/{self.per_impl} checks; results "
+                           f"{_verdicts(self.counts[name])}")
+
+    def done(self, result: ImplResult) -> None:
+        """``result``'s job is over."""
+        with self.lock:
+            name = result.described.name if result.described else result.requested
+            self.finished.add(name)
+            if result.skipped:
+                self._line(f"{result.requested}: skipped: {result.skipped}")
+                return
+            verdicts = Counter(str(r.verdict) for r in result.records)
+            checks = sum(_advance(r.check) for r in result.records)
+            self._line(f"{name}: finished: {checks} checks; results {_verdicts(verdicts)}")
+
+
+def _verdicts(counts: Counter[str]) -> str:
+    text = f"{counts['conforms']} ok, {counts['diverges']} diverge, " \
+           f"{counts['unsupported']} unsupported"
+    faults = counts["crashed"] + counts["timed-out"]
+    return text + (f", {faults} crashed/timed out" if faults else "")
+
+
+def _clock(seconds: float) -> str:
+    minutes, rest = divmod(int(seconds), 60)
+    return f"[{minutes}:{rest:02d}]"
 
 
 def _summary(records: list[Record], console: Console) -> None:

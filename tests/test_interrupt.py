@@ -1,0 +1,89 @@
+"""Ctrl-C (SIGINT) or SIGTERM during a run: the queued jobs are cancelled, the running ones
+and their workers end, the command prints one line and exits 130 or 143 within seconds, and
+the previous report is exactly as it was. Without this, every queued implementation still
+ran (57 s) and a thread's traceback was printed."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+MINI_SPEC = Path(__file__).parent / "helpers" / "mini_spec.yaml"
+SLOW = "tests.helpers.sleepy:"
+LIMIT_S = 5.0
+
+
+def _ours(tag: str) -> list[int]:
+    """The processes still alive that were started with ``tag`` in their environment."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and tag.encode() in (entry / "environ").read_bytes():
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+@pytest.mark.slow  # about 10 s each: the run starts its workers and torch first
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs /proc")
+@pytest.mark.parametrize(("signum", "jobs"), [
+    (signal.SIGINT, "2"),  # Ctrl-C: the terminal signals the whole process group
+    (signal.SIGTERM, "2"),  # kill, a CI runner's cancel: the main process only
+    (signal.SIGINT, "1"),  # one job at a time: the jobs run in the main process
+], ids=["ctrl-c", "sigterm", "ctrl-c-one-job-at-a-time"])
+def test_a_signal_stops_the_run_at_once_and_keeps_the_last_report(tmp_path: Path, signum: int,
+                                                                  jobs: str) -> None:
+    out = tmp_path / "report"
+    out.mkdir()
+    previous = {"results.json": '{"schema_version": 1, "provenance": {}}\n',
+                ".ce-conformance-report": "an earlier report\n"}
+    for name, text in previous.items():
+        (out / name).write_text(text)
+    tag = uuid.uuid4().hex
+    env = {**os.environ, "CE_TEST_TAG": tag, "PYTHONPATH": os.pathsep.join(
+        filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    # three implementations, one of them slow, and one of them waiting for its turn
+    command = [sys.executable, "-m", "conformance.cli", "run", "--impl", "reference",
+               "--impl", SLOW + "Sleepy", "--impl", SLOW + "Drowsy", "-j", jobs,
+               "--spec", str(MINI_SPEC), "--out", str(out)]
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        seen = []
+        assert process.stderr is not None
+        for line in process.stderr:  # plain progress lines: stderr is not a terminal
+            seen.append(line)
+            if "sleepy: started" in line:
+                break
+        assert any("sleepy: started" in line for line in seen), "".join(seen)
+        sent = time.monotonic()
+        if signum == signal.SIGINT:
+            os.killpg(process.pid, signum)
+        else:
+            process.send_signal(signum)
+        _, err = process.communicate(timeout=30)
+        elapsed = time.monotonic() - sent
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 128 + signum, err
+    assert elapsed < LIMIT_S, f"exited {elapsed:.1f} s after the signal"
+    assert "Traceback" not in err, err
+    assert "Warning" not in err, err
+    (last,) = [line for line in err.splitlines() if line.startswith("ce-conformance:")]
+    assert last == err.splitlines()[-1]
+    assert f"interrupted ({signal.Signals(signum).name})" in last
+    assert "drowsy: finished" not in err, "the queued job ran"
+    assert {p.name: p.read_text() for p in out.iterdir()} == previous
+    assert [p.name for p in tmp_path.iterdir()] == ["report"], "a staging folder was left"
+    time.sleep(0.5)
+    assert _ours(tag) == [], "a worker outlived the run"
