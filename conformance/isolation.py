@@ -28,16 +28,23 @@ import contextlib
 import multiprocessing
 import os
 import signal
+import time
 import warnings
 from collections.abc import Mapping
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import pebble
 
+try:
+    import resource
+except ImportError:  # not on Windows: no memory limit there
+    resource = None  # type: ignore[assignment]
+
 import implementations
+from conformance.limits import DEFAULT_TIMEOUT, Breaker, Limits
 from implementations._dtypes import is_floating
 from implementations.base import (
     Array,
@@ -54,19 +61,22 @@ from implementations.base import (
     versions_of,
 )
 
-__all__ = ["BadReturn", "Crashed", "Fault", "Invocation", "RemoteError", "TimedOut",
-           "invoke", "isolate"]
+__all__ = ["DEFAULT_TIMEOUT", "BadReturn", "Crashed", "Fault", "Invocation", "Limits",
+           "OutOfMemory", "RemoteError", "Stopped", "TimedOut", "invoke", "isolate"]
 
-DEFAULT_TIMEOUT = 300.0  # seconds per call: generous (a first JAX or TF call compiles)
 ARRAY_ARGUMENTS = ("input", "target", "weight")
 CUDA_FATAL = ("device-side assert", "CUDA error: an illegal", "cudaErrorLaunchFailure",
               "CUDA error: unspecified launch failure")
+#: What frameworks say when an allocation fails (numpy and Python raise ``MemoryError``).
+OUT_OF_MEMORY = ("can't allocate memory", "CUDA out of memory", "RESOURCE_EXHAUSTED",
+                 "OOM when allocating", "Cannot allocate memory", "out of memory")
 
 
 class Fault(Exception):
     """The implementation's process failed, not the call: the check becomes a fault record."""
 
     verdict = "crashed"
+    outcome: str | None = "crash"
 
 
 class Crashed(Fault):
@@ -81,10 +91,31 @@ class TimedOut(Fault):
     """The call ran past the time limit; its worker was killed and restarted."""
 
     verdict = "timed-out"
+    outcome = "timeout"
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
-        super().__init__(f"no result within {seconds:g} s (--timeout); the worker was killed")
+        super().__init__(f"no result within {seconds:.3g} s (the call's time limit, "
+                         "--timeout); the worker was killed")
+
+
+class OutOfMemory(Fault):
+    """The call ran past the worker's memory limit; the worker was replaced."""
+
+    verdict = "out-of-memory"
+    outcome = "out-of-memory"
+
+    def __init__(self, detail: str, limit: int | None) -> None:
+        within = f" (the worker's limit is {limit / 2**30:.3g} GiB, --memory-limit)" \
+            if limit else ""
+        super().__init__(f"ran out of memory{within}: {detail}"[:300])
+
+
+class Stopped(Fault):
+    """Not called: the circuit breaker stopped the implementation (``conformance.limits``)."""
+
+    verdict = "not-run"
+    outcome = None
 
 
 class BadReturn(TypeError):
@@ -116,6 +147,7 @@ class Invocation:
 
     result: Any
     mutated: tuple[str, ...] = ()
+    recovered: tuple[str, ...] = ()  # faults of its worker that a fresh worker's rerun undid
 
 
 # --- the call itself, the same in a worker and in-process -------------------------------------
@@ -175,16 +207,25 @@ def call_in_process(impl: Any, method: str, arguments: Mapping[str, Any]) -> Inv
     return Invocation(_checked_result(method, result), _changed(before, own))
 
 
-def invoke(impl: Any, method: str, arguments: Mapping[str, Any]) -> Invocation:
-    """Call ``method`` of ``impl`` (a proxy forwards it to its worker)."""
+def invoke(impl: Any, method: str, arguments: Mapping[str, Any], *,
+           reference_seconds: float | None = None, expects_raise: bool = False) -> Invocation:
+    """Call ``method`` of ``impl`` (a proxy forwards it to its worker, within a time limit
+    adapted to ``reference_seconds``, the reference's own time on the call; ``expects_raise``:
+    raising is what the call should do, so a raise is no failure to rerun)."""
     if isinstance(impl, IsolatedImplementation):
-        return impl.invoke(method, arguments)
+        return impl.invoke(method, arguments, reference_seconds=reference_seconds,
+                           expects_raise=expects_raise)
     return call_in_process(impl, method, arguments)
 
 
 def mutated_by(exc: BaseException) -> tuple[str, ...]:
     """The inputs a call that raised ``exc`` wrote into."""
     return tuple(getattr(exc, "ce_mutated", ()))
+
+
+def recovered_by(exc: BaseException) -> tuple[str, ...]:
+    """The worker failures that a fresh worker's rerun of the call that raised ``exc`` undid."""
+    return tuple(getattr(exc, "ce_recovered", ()))
 
 
 # --- the worker's side ------------------------------------------------------------------------
@@ -216,10 +257,22 @@ def _quiet(name: str, log: str | None) -> None:
     warnings.simplefilter("default")  # shown once each, into the log
 
 
-def _initialize(name: str, log: str | None = None) -> None:
+def _limit_memory(memory: int | None) -> None:
+    """Limit the worker's data segment (heap and private writable mappings) to ``memory``
+    bytes: an allocation past it fails (``MemoryError``), and the harness replaces the worker."""
+    if memory is None or resource is None:
+        return
+    with contextlib.suppress(ValueError, OSError):
+        _, hard = resource.getrlimit(resource.RLIMIT_DATA)
+        soft = memory if hard == resource.RLIM_INFINITY else min(memory, hard)
+        resource.setrlimit(resource.RLIMIT_DATA, (soft, hard))
+
+
+def _initialize(name: str, log: str | None = None, memory: int | None = None) -> None:
     """Load the implementation once per worker; a loading error is kept for ``_describe``."""
     _WORKER.clear()
     _quiet(name, log)
+    _limit_memory(memory)
     try:
         _WORKER["impl"] = implementations.load(name)
     except (NotInstalledError, UnknownImplementationError) as exc:
@@ -240,7 +293,10 @@ def _describe() -> _Description:
 
 
 def _supports(call: Call) -> str | None:
-    return supports_reason(_WORKER["impl"], call)
+    try:
+        return supports_reason(_WORKER["impl"], call)
+    except Exception:
+        return None  # a broken ``supports``: the call itself will say what happens
 
 
 @dataclass(frozen=True)
@@ -251,6 +307,7 @@ class _Raised:
     message: str
     mutated: tuple[str, ...]
     fatal: bool  # the process's CUDA context is lost: the worker must be replaced
+    oom: bool = False  # an allocation failed: the worker ran out of memory
 
     def error(self) -> Exception:
         """The exception to raise in the harness: the contract's own types stay themselves."""
@@ -276,8 +333,10 @@ def _invoke_in_worker(method: str, arguments: dict[str, Any]) -> Invocation | _R
     try:
         return call_in_process(_WORKER["impl"], method, arguments)
     except Exception as exc:
-        return _Raised(_type_name(exc), str(exc), mutated_by(exc),
-                       any(marker in str(exc) for marker in CUDA_FATAL))
+        text = str(exc)
+        return _Raised(_type_name(exc), text, mutated_by(exc),
+                       any(marker in text for marker in CUDA_FATAL),
+                       isinstance(exc, MemoryError) or any(m in text for m in OUT_OF_MEMORY))
 
 
 def _exit_worker() -> None:
@@ -286,30 +345,69 @@ def _exit_worker() -> None:
 
 # --- the harness's side -----------------------------------------------------------------------
 
+#: Seconds a task may wait for its worker to start (spawn, load the implementation) on top of
+#: its own time limit: pebble's limit starts when the worker takes the task, so a worker that
+#: hangs while loading would otherwise never be given up.
+START_ALLOWANCE = DEFAULT_TIMEOUT
+
 
 class _Worker:
-    """A pool of one spawned process serving one implementation (restarted when it dies)."""
+    """A pool of one spawned process serving one implementation (restarted when it dies), and
+    what the harness knows about the process serving now."""
 
-    def __init__(self, name: str, timeout: float | None, log: str | None) -> None:
+    def __init__(self, name: str, timeout: float | None, log: str | None,
+                 memory: int | None = None) -> None:
         self.timeout = timeout if timeout else None
-        self._pool = pebble.ProcessPool(max_workers=1, initializer=_initialize,
-                                        initargs=(name, log),
-                                        context=multiprocessing.get_context("spawn"))
+        self.memory = memory
+        self._initargs = (name, log, memory)
+        self._pool = self._start()
+        self.calls = 0  # calls of the implementation this process served
+        self.suspect = False  # one of them raised, returned garbage or was handed invalid input
 
-    def submit(self, function: Any, *args: Any) -> Any:
-        """``function(*args)`` in the worker; a dead or late worker raises a ``Fault``."""
-        future = self._pool.schedule(function, args, timeout=self.timeout)
+    def _start(self) -> pebble.ProcessPool:
+        return pebble.ProcessPool(max_workers=1, initializer=_initialize,
+                                  initargs=self._initargs,
+                                  context=multiprocessing.get_context("spawn"))
+
+    def fresh(self) -> None:
+        """A new process serves from now on (pebble started it after the last one died)."""
+        self.calls, self.suspect = 0, False
+
+    def submit(self, function: Any, *args: Any, timeout: float | None = None) -> Any:
+        """``function(*args)`` in the worker within ``timeout`` (default: the worker's); a dead
+        or late worker, or a failure of the pool itself, raises a ``Fault``."""
+        limit = timeout if timeout is not None else self.timeout
         try:
-            return future.result()
+            future = self._pool.schedule(function, args, timeout=limit)
+            return future.result(timeout=None if limit is None else limit + START_ALLOWANCE)
         except FutureTimeout:
-            raise TimedOut(self.timeout or 0.0) from None
+            if future.done():  # pebble killed the worker and starts another
+                self.fresh()
+            else:  # the worker never took the task (it hangs while loading)
+                self._rebuild()
+            raise TimedOut(limit or 0.0) from None
         except pebble.ProcessExpired as exc:
+            self.fresh()
             raise Crashed(exc.exitcode) from None
+        except MemoryError as exc:  # the result was too large to send back
+            self.restart()
+            raise OutOfMemory(f"MemoryError: {exc}", self.memory) from None
+        except Exception as exc:  # the pool itself failed ("All workers expired", ...)
+            self._rebuild()
+            raise Crashed(None, f"the worker pool failed: {type(exc).__name__}: "
+                                f"{str(exc)[:200]}") from None
+
+    def _rebuild(self) -> None:
+        with contextlib.suppress(Exception):
+            self.close()
+        self._pool = self._start()
+        self.fresh()
 
     def restart(self) -> None:
         """End the worker (its state is lost, e.g. a CUDA context); the pool starts another."""
-        with contextlib.suppress(Crashed):
+        with contextlib.suppress(Fault):
             self.submit(_exit_worker)
+        self.fresh()
 
     def close(self) -> None:
         """Stop the worker process."""
@@ -325,12 +423,21 @@ def _arguments(input: Array, target: Array, weight: Array | None, ignore_index: 
             "device": device}
 
 
+def _signature(what: Fault | _Raised) -> str:
+    """What a failure was, without the numbers that differ from call to call: a failure seen
+    again after a fresh worker confirmed it is not rerun."""
+    text = f"{what.verdict}: {what}" if isinstance(what, Fault) else \
+        f"{what.type_name}: {what.message.strip().splitlines()[0] if what.message.strip() else ''}"
+    return "".join("#" if ch.isdigit() else ch for ch in text)[:200]
+
+
 class IsolatedImplementation:
     """The contract, forwarded to a worker process (see the module docstring)."""
 
     has_gradient = False
 
-    def __init__(self, worker: _Worker, info: _Description, requested: str) -> None:
+    def __init__(self, worker: _Worker, info: _Description, requested: str,
+                 limits: Limits | None = None) -> None:
         self._worker = worker
         self.requested = requested  # the name it was loaded by (a plugin's module:attr)
         self.name = info.name
@@ -340,6 +447,11 @@ class IsolatedImplementation:
         self._gpu_names = info.gpu_names
         self._unavailable = info.unavailable
         self._supports: dict[Call, str | None] = {}
+        self.limits = limits or Limits(timeout=worker.timeout)
+        self.breaker = Breaker(self.limits)
+        self._confirmed: set[str] = set()  # failures a fresh worker showed again
+        self._slowest = 0.0  # the slowest call it completed, in seconds
+        self._warm_up = True  # a worker's first call gets the warm-up allowance
 
     def available(self) -> str | None:
         """Why the implementation cannot run here, or ``None``."""
@@ -354,20 +466,116 @@ class IsolatedImplementation:
         return list(self._gpu_names)
 
     def supports(self, call: Call) -> str | None:
-        """The implementation's own ``supports``, asked once per distinct call."""
+        """The implementation's own ``supports``, asked once per distinct call (``None`` when
+        it cannot answer: stopped, or its worker failed; the call itself then says)."""
         if call not in self._supports:
-            self._supports[call] = self._worker.submit(_supports, call)
+            if self.breaker.check():
+                return None
+            try:
+                self._supports[call] = self._worker.submit(_supports, call,
+                                                           timeout=self._limit(None))
+            except Fault as fault:
+                self._worker.fresh()
+                self.breaker.faulted(fault.verdict)
+                return None
         return self._supports[call]
 
-    def invoke(self, method: str, arguments: Mapping[str, Any]) -> Invocation:
-        """Run one call in the worker; raise what it raised (``RemoteError``) or a ``Fault``."""
-        outcome = self._worker.submit(_invoke_in_worker, method, dict(arguments))
-        if isinstance(outcome, _Raised):
-            if outcome.fatal:  # it raised, and its process is unusable now: replace it
-                self._worker.restart()
-            raise outcome.error()
-        assert isinstance(outcome, Invocation)
+    def _limit(self, reference_seconds: float | None) -> float | None:
+        first = self._warm_up and self._worker.calls == 0
+        limit = self.limits.call_limit(reference_seconds, self._slowest, first)
+        left = self.breaker.remaining()
+        if left is not None:
+            limit = max(min(limit, left), 0.1) if limit is not None else max(left, 0.1)
+        return limit
+
+    def _once(self, method: str, arguments: Mapping[str, Any],
+              reference_seconds: float | None) -> Invocation | _Raised:
+        """One call in the worker; a fault raises, a raise comes back as ``_Raised``."""
+        first = self._worker.calls == 0
+        started = time.monotonic()
+        try:
+            outcome: Invocation | _Raised = self._worker.submit(
+                _invoke_in_worker, method, dict(arguments), timeout=self._limit(reference_seconds))
+        except TimedOut:
+            if first:
+                self._warm_up = False  # it hangs from the first call: no more allowance
+            raise
+        self._worker.calls += 1
+        if isinstance(outcome, _Raised) and (outcome.fatal or outcome.oom):
+            self._worker.restart()  # its process is unusable now: replace it
+            if outcome.oom:
+                raise OutOfMemory(f"{outcome.type_name}: {outcome.message}",
+                                  self._worker.memory)
+        elif isinstance(outcome, Invocation):
+            self._slowest = max(self._slowest, time.monotonic() - started)
         return outcome
+
+    def invoke(self, method: str, arguments: Mapping[str, Any], *,
+               reference_seconds: float | None = None,
+               expects_raise: bool = False) -> Invocation:
+        """Run one call in the worker; raise what it raised (``RemoteError``) or a ``Fault``.
+
+        A fault (or, on a call that must not raise, a raise) in a worker that served earlier
+        calls (and, for a raise, one of them was suspicious: it raised, returned garbage or was
+        handed invalid input) is rerun in a fresh worker before it counts: an implementation
+        that corrupts its process (MLX after out-of-range targets) fails every later call there,
+        and those failures are its worker's, not the calls'. The rerun's result is the call's;
+        the worker's failure is kept in ``Invocation.recovered`` (a robustness finding).
+        """
+        stopped = self.breaker.check()
+        if stopped:
+            raise Stopped(stopped)
+        calls, suspect = self._worker.calls, self._worker.suspect
+        recovered: tuple[str, ...] = ()
+        try:
+            outcome = self._once(method, arguments, reference_seconds)
+        except Fault as fault:
+            if not calls or _signature(fault) in self._confirmed:
+                self.breaker.faulted(fault.verdict)
+                raise
+            outcome = self._rerun(method, arguments, reference_seconds)
+            self.breaker.recovered(fault.verdict, calls)
+            recovered = (f"{fault} (after {calls} calls in its worker; a fresh worker answered "
+                         "the call)",)
+        else:
+            if isinstance(outcome, _Raised) and not expects_raise and suspect and \
+                    outcome.type_name != "ce:Unsupported" and \
+                    _signature(outcome) not in self._confirmed:
+                first = outcome
+                self._worker.restart()
+                outcome = self._rerun(method, arguments, reference_seconds)
+                if isinstance(outcome, _Raised) and _signature(outcome) == _signature(first):
+                    self._confirmed.add(_signature(outcome))
+                else:
+                    recovered = (f"{first.type_name}: {first.message.splitlines()[0]} (after "
+                                 f"an earlier failing or invalid call in its worker; a fresh "
+                                 "worker answered the call)"[:300],)
+        self.breaker.succeeded()
+        return self._returned(outcome, expects_raise, recovered)
+
+    def _rerun(self, method: str, arguments: Mapping[str, Any],
+               reference_seconds: float | None) -> Invocation | _Raised:
+        """The call again in the fresh worker; a fault there is the call's own."""
+        try:
+            return self._once(method, arguments, reference_seconds)
+        except Fault as again:
+            self._confirmed.add(_signature(again))
+            self.breaker.faulted(again.verdict)
+            raise
+
+    def _returned(self, outcome: Invocation | _Raised, expects_raise: bool,
+                  recovered: tuple[str, ...]) -> Invocation:
+        confirmed = isinstance(outcome, _Raised) and _signature(outcome) in self._confirmed
+        if expects_raise or (isinstance(outcome, _Raised) and not confirmed and
+                             outcome.type_name != "ce:Unsupported"):
+            self._worker.suspect = True
+        if isinstance(outcome, _Raised):
+            if outcome.type_name == "ce:BadReturn":
+                self._worker.suspect = True
+            error = outcome.error()
+            error.ce_recovered = recovered  # type: ignore[attr-defined]
+            raise error
+        return replace(outcome, recovered=recovered) if recovered else outcome
 
     def cross_entropy(self, input: Array, target: Array, weight: Array | None = None,
                       ignore_index: int = -100, reduction: str = "mean",
@@ -400,16 +608,19 @@ class IsolatedGradImplementation(IsolatedImplementation):
         return loss, grad
 
 
-def isolate(name: str, *, timeout: float | None = DEFAULT_TIMEOUT,
-            log: str | None = None) -> IsolatedImplementation:
+def isolate(name: str, *, timeout: float | None = DEFAULT_TIMEOUT, log: str | None = None,
+            limits: Limits | None = None) -> IsolatedImplementation:
     """A proxy for implementation ``name`` running in a worker process of its own.
 
     With ``log`` (a file path), whatever the worker prints (framework log lines, warnings) is
-    appended there instead of reaching the terminal. Raises ``UnknownImplementationError`` or
-    ``NotInstalledError`` as ``implementations.load`` does, and ``Crashed``/``TimedOut`` when the
-    worker cannot even start.
+    appended there instead of reaching the terminal. ``limits`` (``conformance.limits``): the
+    time limits, memory limit and circuit breaker (default: their defaults, with ``timeout``
+    as the ceiling). Raises ``UnknownImplementationError`` or ``NotInstalledError`` as
+    ``implementations.load`` does, and ``Crashed``/``TimedOut`` when the worker cannot even
+    start.
     """
-    worker = _Worker(name, timeout, log)
+    limits = replace(limits or Limits(), timeout=timeout if timeout else None)
+    worker = _Worker(name, limits.timeout, log, limits.memory)
     try:
         info: _Description = worker.submit(_describe)
     except Fault:
@@ -421,7 +632,7 @@ def isolate(name: str, *, timeout: float | None = DEFAULT_TIMEOUT,
         raise (NotInstalledError if kind == "NotInstalledError" else
                UnknownImplementationError)(message)
     proxy = IsolatedGradImplementation if info.has_gradient else IsolatedImplementation
-    return proxy(worker, info, name)
+    return proxy(worker, info, name, limits)
 
 
 def loaded_as(impl: Any) -> str | None:

@@ -21,7 +21,7 @@ from functools import cache
 from pathlib import Path
 
 __all__ = ["BYTES_PER_ELEMENT", "ENV", "MAX_ELEMENTS", "MEMORY_FRACTION", "available_bytes",
-           "budget_bytes", "max_elements", "parse_bytes"]
+           "budget_bytes", "max_elements", "parse_bytes", "total_bytes"]
 
 ENV = "CE_CONFORMANCE_MEMORY"
 MEMORY_FRACTION = 0.25  # of the memory available, for the harness's peak
@@ -52,6 +52,22 @@ def available_bytes() -> int:
         return int(found.group(1)) * 1024
     try:
         return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return FALLBACK_BYTES
+
+
+@cache
+def total_bytes() -> int:
+    """The machine's memory (``MemTotal``; elsewhere ``os.sysconf``, else ``FALLBACK_BYTES``)."""
+    try:
+        text = Path("/proc/meminfo").read_text(encoding="ascii")
+    except OSError:
+        text = ""
+    found = re.search(r"^MemTotal:\s+([0-9]+) kB", text, re.MULTILINE)
+    if found:
+        return int(found.group(1)) * 1024
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (AttributeError, ValueError, OSError):
         return FALLBACK_BYTES
 

@@ -32,7 +32,7 @@ from hypothesis.extra import numpy as hnp
 
 from conformance import tolerance
 from conformance.case import Case
-from conformance.isolation import Fault
+from conformance.isolation import BadReturn, Fault
 from conformance.results import Record
 from conformance.runner import Runner, describe, has_gradient, unsupported_reason
 from conformance.strategies import cases, make_case
@@ -57,7 +57,8 @@ class Finding:
 
     @property
     def verdict(self) -> Verdict:
-        """``diverges``, or the fault's verdict (``crashed``, ``timed-out``)."""
+        """``diverges``, or the fault's verdict (``crashed``, ``timed-out``, ``out-of-memory``,
+        or ``not-run`` when the circuit breaker stopped the implementation)."""
         if self.fault is None:
             return Verdict.DIVERGES
         return self.fault if isinstance(self.fault, Verdict) else Verdict(self.fault.verdict)
@@ -207,6 +208,8 @@ def _relation_check(impl: Implementation, runner: Runner, dtype: str,
                             for c, b in rel.parts])
         except (Fault, Unsupported):
             raise
+        except BadReturn as exc:
+            return Finding(rel.a, str(exc)[:300], outcome=Outcome.BAD_RETURN)
         except Exception as exc:
             return Finding(rel.a, f"raised on a valid call: {describe(exc)}"[:300],
                            outcome=Outcome.RAISES, exception=describe(exc))
@@ -238,6 +241,8 @@ def _gradient_check(impl: Implementation, runner: Runner, dtype: str,
             _, grad = runner.context(impl, dtype, device).call(case, "value_and_grad").result
         except (Fault, Unsupported):
             raise
+        except BadReturn as exc:
+            return Finding(case, str(exc)[:300], outcome=Outcome.BAD_RETURN)
         except Exception as exc:
             return Finding(case, f"gradient raised: {describe(exc)}"[:300],
                            outcome=Outcome.RAISES, exception=describe(exc))

@@ -47,7 +47,7 @@ from conformance import memory, metamorphic, spec, strategies
 from conformance.case import Case
 from conformance.data import packaged_path
 from conformance.features import features_of
-from conformance.isolation import Fault
+from conformance.isolation import Fault, Stopped
 from conformance.metamorphic import Finding, Unsupported
 from conformance.results import Record
 from conformance.runner import CallTally, Runner, snippet_for, unsupported_reason
@@ -246,6 +246,8 @@ def search_causes(strategy: st.SearchStrategy[Any] | list[st.SearchStrategy[Any]
                        round)
         if state.last is None:
             return found or [state]
+        if state.last.verdict is Verdict.NOT_RUN:  # the circuit breaker stopped it
+            return [*found, state]
         if isinstance(strategy, list):
             state.last = _generalized(state.last, check, cause, causes)
         new = cause(state.last)
@@ -296,6 +298,8 @@ def differential_check(impl: Implementation, runner: Runner, dtype: str, device:
             raise Unsupported(reason)
         found = []
         for record in runner.run_case(impl, case, dtype, device):
+            if record.verdict == Verdict.NOT_RUN:
+                raise Stopped(record.reason or "not run")
             if record.verdict in FAULT_VERDICTS:
                 return [Finding(case, f"{record.check}: {record.reason}", record,
                                 fault=record.verdict)]
@@ -339,11 +343,15 @@ def _finding_record(impl: Implementation, name: str, found: Finding, dtype: str,
     if inner is not None:
         record.carry_measurements(inner)
     elif found.verdict is not Verdict.DIVERGES:
-        record.outcome = Outcome.CRASH if found.verdict is Verdict.CRASHED else Outcome.TIMEOUT
+        record.outcome = _FAULT_OUTCOMES.get(found.verdict)
     else:
         record.outcome = found.outcome or Outcome.VALUE
         record.exception = found.exception
     return record
+
+
+_FAULT_OUTCOMES = {Verdict.CRASHED: Outcome.CRASH, Verdict.TIMED_OUT: Outcome.TIMEOUT,
+                   Verdict.OUT_OF_MEMORY: Outcome.OUT_OF_MEMORY}
 
 
 def _cause(impl: Implementation, name: str, dtype: str,
@@ -365,9 +373,14 @@ def _features(name: str, case: Case | None, dtype: str, check: str = "value") ->
 def _invalid_check(impl: Implementation, runner: Runner, dtype: str, device: str) -> Check:
     def check(case: Case) -> Finding | None:
         (record,) = runner.run_case(impl, case, dtype, device)
-        if record.verdict == "unsupported":
+        if record.verdict == Verdict.UNSUPPORTED:
             raise Unsupported(record.reason or "unsupported")
-        if record.verdict == "diverges":
+        if record.verdict == Verdict.NOT_RUN:
+            raise Stopped(record.reason or "not run")
+        if record.verdict in FAULT_VERDICTS:  # a crash or a hang is no raise: a fault
+            return Finding(case, f"{record.check}: {record.reason}", record,
+                           fault=record.verdict)
+        if record.verdict == Verdict.DIVERGES:
             return Finding(case, record.reason or "did not raise", record)
         return None
     return check

@@ -15,6 +15,7 @@ the inputs becomes a finding of that implementation alone) and the building of r
 from __future__ import annotations
 
 import math
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -29,7 +30,16 @@ from conformance.case import Case
 from conformance.checks import discover
 from conformance.conventions import convention_of
 from conformance.features import features_of
-from conformance.isolation import BadReturn, Fault, Invocation, invoke, loaded_as, mutated_by
+from conformance.isolation import (
+    BadReturn,
+    Fault,
+    Invocation,
+    Stopped,
+    invoke,
+    loaded_as,
+    mutated_by,
+    recovered_by,
+)
 from conformance.results import Record, summarize
 from conformance.vocabulary import Check, Origin, Outcome, Verdict
 from implementations import reference as ref
@@ -66,15 +76,18 @@ class Expected:
     grad: Array
     grad_allowed: Array
     parts: ref.Decomposition
+    seconds: float = 0.0  # the reference's own time on the call (the call's time limit adapts)
 
 
 def expected(case: Case, dtype: str) -> Expected:
     """Evaluate the reference and the tolerance model for ``case`` in ``dtype``."""
+    started = time.monotonic()
     args = rounded(case, dtype)
     value, grad, parts = ref.evaluate(**args)
     value_allowed, grad_allowed = tolerance.bounds(parts, value, grad, case.reduction, dtype,
                                                    case.input.shape)
-    return Expected(value, value_allowed, grad, grad_allowed, parts)
+    return Expected(value, value_allowed, grad, grad_allowed, parts,
+                    time.monotonic() - started)
 
 
 def classify(value: Array) -> Outcome:
@@ -100,13 +113,17 @@ class CallTally:
     writes: dict[tuple[str, str, str], list[tuple[Case, str, tuple[str, ...]]]] = \
         field(default_factory=dict)
     faults: dict[tuple[str, str, str], int] = field(default_factory=dict)
+    recovered: dict[tuple[str, str, str], list[tuple[Case, str]]] = field(default_factory=dict)
 
     def note(self, key: tuple[str, str, str], case: Case, method: str,
-             mutated: tuple[str, ...]) -> None:
-        """Count one call; remember it when it wrote into ``mutated``."""
+             mutated: tuple[str, ...], recovered: tuple[str, ...] = ()) -> None:
+        """Count one call; remember it when it wrote into ``mutated``, or when its worker
+        failed on it and a fresh worker answered it (``recovered``)."""
         self.calls[key] = self.calls.get(key, 0) + 1
         if mutated:
             self.writes.setdefault(key, []).append((case, method, mutated))
+        for what in recovered:
+            self.recovered.setdefault(key, []).append((case, what))
 
     def note_fault(self, key: tuple[str, str, str]) -> None:
         """Count a crash, a timeout or a bad return."""
@@ -121,13 +138,35 @@ class CallTally:
         if not calls:
             return []
         found = [self._inputs(key, calls, writes, load_as)]
-        if not self.faults.get(key):
+        if self.recovered.get(key):
+            found.append(self._recovered(key, calls, self.recovered[key]))
+        elif not self.faults.get(key):
             found.append(Record(case="all-calls", impl=impl, dtype=dtype, device=device,
                                 check=Check.ROBUSTNESS, verdict=Verdict.CONFORMS,
                                 features=["robustness", f"dtype-{dtype}"],
                                 reason=f"{calls} calls; none crashed, timed out or returned "
                                        "something other than an array"))
         return found
+
+    @staticmethod
+    def _recovered(key: tuple[str, str, str], calls: int,
+                   recovered: list[tuple[Case, str]]) -> Record:
+        """The robustness finding of a worker that failed on calls a fresh worker answered:
+        the implementation corrupts, exhausts or hangs its own process."""
+        impl, dtype, device = key
+        case, first = recovered[0]
+        verdict = Verdict.TIMED_OUT if "no result within" in first else \
+            Verdict.OUT_OF_MEMORY if "ran out of memory" in first else Verdict.CRASHED
+        outcome = {Verdict.TIMED_OUT: Outcome.TIMEOUT, Verdict.OUT_OF_MEMORY:
+                   Outcome.OUT_OF_MEMORY}.get(verdict, Outcome.CRASH)
+        if verdict is Verdict.CRASHED and " (after an earlier failing" in first:
+            verdict, outcome = Verdict.DIVERGES, Outcome.RAISES
+        return Record(case=case.id, impl=impl, dtype=dtype, device=device,
+                      check=Check.ROBUSTNESS, verdict=verdict, outcome=outcome,
+                      features=["robustness", f"dtype-{dtype}"],
+                      reason=f"its worker failed on {len(recovered)} of {calls} calls that a "
+                             f"fresh worker then answered; first: {first}"[:600],
+                      location=case.location or None)
 
     @staticmethod
     def _inputs(key: tuple[str, str, str], calls: int,
@@ -171,6 +210,11 @@ class Runner:
             while len(self._cache) > CACHED:
                 self._cache.popitem(last=False)
         return self._cache[key]
+
+    def seconds(self, case: Case, dtype: str) -> float | None:
+        """The reference's own time on ``case`` in ``dtype``, when it was evaluated."""
+        found = self._cache.get((case.id, dtype))
+        return None if found is None else found.seconds
 
     def context(self, impl: Implementation, dtype: str = "float64",
                 device: str = "cpu") -> Context:
@@ -224,13 +268,19 @@ class Context:
         and any write into its inputs."""
         arguments = dict(arguments if arguments is not None else _args(case))
         key = (self.impl.name, self.dtype, self.device)
+        expects_raise = case.invalid or (method == "value_and_grad" and
+                                         case.expect.gradient_error is not None)
         try:
             invocation = invoke(self.impl, method,
-                                {**arguments, "dtype": self.dtype, "device": self.device})
-        except Exception as exc:
-            self.runner.tally.note(key, case, method, mutated_by(exc))
+                                {**arguments, "dtype": self.dtype, "device": self.device},
+                                reference_seconds=self.runner.seconds(case, self.dtype),
+                                expects_raise=expects_raise)
+        except Stopped:
             raise
-        self.runner.tally.note(key, case, method, invocation.mutated)
+        except Exception as exc:
+            self.runner.tally.note(key, case, method, mutated_by(exc), recovered_by(exc))
+            raise
+        self.runner.tally.note(key, case, method, invocation.mutated, invocation.recovered)
         return invocation
 
     def attempt(self, case: Case, check: str, method: str,
@@ -246,7 +296,9 @@ class Context:
         except BadReturn as exc:
             self.runner.tally.note_fault((self.impl.name, self.dtype, self.device))
             return self.record(case, check, Verdict.DIVERGES, outcome=Outcome.BAD_RETURN,
-                               reason=str(exc))
+                               reason=str(exc),
+                               repro=snippet_for(self.impl, case, self.dtype, self.device,
+                                                 check))
         except Exception as exc:
             return on_raise(exc)
 
@@ -322,12 +374,28 @@ class Context:
                 f"({_first(actual)}) where the reference gives {_first(expected)}")
 
     def fault(self, case: Case, check: str, exc: Fault) -> Record:
-        """A crash or a timeout of the implementation's worker during ``check`` of ``case``."""
+        """A crash, a timeout or an out-of-memory of the implementation's worker during
+        ``check`` of ``case``, or the check not run (the circuit breaker stopped it)."""
+        if isinstance(exc, Stopped):
+            return self.record(case, check, Verdict.NOT_RUN, reason=str(exc))
         self.runner.tally.note_fault((self.impl.name, self.dtype, self.device))
-        verdict = Verdict(exc.verdict)
-        outcome = Outcome.CRASH if verdict is Verdict.CRASHED else Outcome.TIMEOUT
-        return self.record(case, check, verdict, outcome=outcome, reason=str(exc),
+        return self.record(case, check, Verdict(exc.verdict),
+                           outcome=Outcome(exc.outcome) if exc.outcome else None,
+                           reason=str(exc),
                            repro=snippet_for(self.impl, case, self.dtype, self.device, check))
+
+    def returned(self, case: Case, check: str, actual: Array, expected: Array,
+                 cmp: tolerance.Comparison) -> Record | None:
+        """A divergence when ``actual`` is not of the dtype the call asked for (a float16
+        result for a float64 call is its own finding, not only a numerical one)."""
+        got = np.asarray(actual).dtype
+        if got.name == self.dtype or got.kind not in "fc":
+            return None
+        also = "" if cmp.ok else f"; and {cmp.mismatch or too_far(cmp)}"
+        return self.record(case, check, Verdict.DIVERGES, outcome=Outcome.WRONG_DTYPE,
+                           error=cmp.as_dict(), expected=expected, actual=actual,
+                           reason=f"returned {got.name}, not the {self.dtype} the call asked "
+                                  f"for{also}")
 
     def record(self, case: Case, check: str, verdict: Verdict, *, reason: str | None = None,
                outcome: Outcome | None = None, exception: str | None = None,
@@ -341,7 +409,8 @@ class Context:
         features = features_of(case, self.dtype, check)
         convention = convention_of(case, check, actual, raised=outcome == Outcome.RAISES) \
             if verdict is Verdict.DIVERGES and outcome is not Outcome.LESS_ACCURATE else None
-        if outcome in (Outcome.CRASH, Outcome.TIMEOUT, Outcome.BAD_RETURN):
+        if outcome in (Outcome.CRASH, Outcome.TIMEOUT, Outcome.OUT_OF_MEMORY,
+                       Outcome.BAD_RETURN):
             features.append("robustness")
         return Record(case=case.id, impl=self.impl.name, dtype=self.dtype, device=self.device,
                       check=check, verdict=verdict, features=features, reason=reason,

@@ -29,7 +29,8 @@ from conformance.baseline import NAME as BASELINE
 from conformance.baseline import compute as compute_baseline
 from conformance.case import Case
 from conformance.expectations import file_stem
-from conformance.isolation import DEFAULT_TIMEOUT, Fault, isolate, loaded_as
+from conformance.isolation import DEFAULT_TIMEOUT, Crashed, Fault, isolate, loaded_as
+from conformance.limits import Limits
 from conformance.results import Record
 from conformance.runner import CallTally, Runner
 from conformance.vocabulary import Check, Outcome, Verdict
@@ -65,7 +66,8 @@ class Plan:
     gradients: bool = True
     profile: str | None = None  # generated properties in this profile; None: spec cases only
     seed: int | None = None
-    timeout: float | None = DEFAULT_TIMEOUT  # seconds per call; None: no limit
+    timeout: float | None = DEFAULT_TIMEOUT  # seconds per call at most; None: no limit
+    limits: Limits = field(default_factory=Limits)  # adaptive time limits, memory, breaker
     max_examples: int | None = None
     log_dir: str | None = None  # workers' output goes to <log_dir>/<name>.log; None: terminal
     versus_torch: bool = True  # compare accuracy with torch's own (conformance.baseline)
@@ -142,7 +144,8 @@ class _Events(Protocol):
 def _job(name: str, plan: Plan, events: _Events | None) -> ImplResult:
     """Load ``name`` in its own worker and run the plan on it."""
     try:
-        impl = isolate(name, timeout=plan.timeout, log=_log_path(plan, name))
+        impl = isolate(name, timeout=plan.timeout, log=_log_path(plan, name),
+                       limits=plan.limits)
     except NotInstalledError as exc:
         return ImplResult(name, skipped=str(exc))
     except Fault as exc:
@@ -154,8 +157,12 @@ def _job(name: str, plan: Plan, events: _Events | None) -> ImplResult:
         if reason:
             return ImplResult(name, skipped=reason, described=described)
         return ImplResult(name, _run_loaded(impl, plan, events), described=described)
+    except Exception as exc:  # the harness failed on this implementation: say so, go on
+        fault = Crashed(None, f"the harness failed on it: {type(exc).__name__}: {exc}"[:300])
+        return ImplResult(name, records=[_load_fault(name, fault, plan, "running")])
     finally:
-        impl.close()
+        with contextlib.suppress(Exception):
+            impl.close()
 
 
 def _log_path(plan: Plan, name: str) -> str | None:
@@ -164,11 +171,11 @@ def _log_path(plan: Plan, name: str) -> str | None:
     return os.path.join(plan.log_dir, f"{file_stem(name)}.log")
 
 
-def _load_fault(name: str, exc: Fault, plan: Plan) -> Record:
-    return Record(case="load", impl=name, dtype=plan.dtypes[0], device=plan.devices[0],
-                  check=Check.ROBUSTNESS, verdict=Verdict(exc.verdict),
-                  outcome=Outcome.CRASH if exc.verdict == Verdict.CRASHED else Outcome.TIMEOUT,
-                  features=["robustness"], reason=f"loading the implementation: {exc}")
+def _load_fault(name: str, exc: Fault, plan: Plan, doing: str = "loading") -> Record:
+    return Record(case="load", impl=name, dtype=(plan.dtypes or ("float64",))[0],
+                  device=plan.devices[0], check=Check.ROBUSTNESS, verdict=Verdict(exc.verdict),
+                  outcome=Outcome(exc.outcome) if exc.outcome else None,
+                  features=["robustness"], reason=f"{doing} the implementation: {exc}")
 
 
 def _run_loaded(impl: Implementation, plan: Plan, events: _Events | None) -> list[Record]:

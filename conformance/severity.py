@@ -6,7 +6,7 @@
 match wins:
 
 1. ``convention`` is set (the outcome is a named alternative at an edge) -> CONVENTION;
-2. a crash, a timeout or something that is not an array came back -> CRASH;
+2. a crash, a timeout, an out-of-memory or something that is not an array came back -> CRASH;
 3. the implementation wrote into an array it was given -> WRITES_INPUT;
 4. ``less-accurate`` (within the bound, far less accurate than torch) or ``lower-precision``
    (within the bound of a lower dtype than asked for, in a dtype the implementation computes
@@ -15,7 +15,12 @@ match wins:
    NaN/inf) instead of raising -> ACCEPTS_INVALID;
 6. a valid call that raised -> REJECTS_VALID;
 7. any other divergence on valid input (a wrong number, a wrong NaN/inf pattern, a wrong shape,
-   a broken metamorphic relation) -> WRONG_ON_VALID.
+   an array of another dtype than the one asked for, a broken metamorphic relation)
+   -> WRONG_ON_VALID.
+
+A fault (rule 2) is never a pass: an invalid-input check whose call crashed or hung is a
+fault, not "raises"; a check the circuit breaker stopped is ``not-run`` (no finding, but the gate
+exits 3: nothing judged it).
 
 ``results.json`` stores the result in each record (``Record.as_dict``) for other tools; the
 reports call ``severity_of`` again, so this module is the one source.
@@ -40,7 +45,7 @@ if TYPE_CHECKING:
 
 __all__ = ["MARKS", "WORDS", "is_invalid_check", "severity_of", "worst"]
 
-_FAULT_OUTCOMES = (Outcome.CRASH, Outcome.TIMEOUT, Outcome.BAD_RETURN)
+_FAULT_OUTCOMES = (Outcome.CRASH, Outcome.TIMEOUT, Outcome.OUT_OF_MEMORY, Outcome.BAD_RETURN)
 _NO_FINDING = (Verdict.CONFORMS, Verdict.UNSUPPORTED, Verdict.NOT_RUN)
 
 #: A one-character mark per severity, for matrix cells and terminals.

@@ -33,10 +33,11 @@ class Verdict(StrEnum):
     UNSUPPORTED = "unsupported"  # the implementation declares it cannot express the call
     NOT_RUN = "not-run"
     CRASHED = "crashed"  # its worker process died during the check
-    TIMED_OUT = "timed-out"  # the call ran past --timeout; its worker was killed
+    TIMED_OUT = "timed-out"  # the call ran past its time limit; its worker was killed
+    OUT_OF_MEMORY = "out-of-memory"  # the call ran past the worker's memory limit
 
 
-FAULT_VERDICTS = (Verdict.CRASHED, Verdict.TIMED_OUT)
+FAULT_VERDICTS = (Verdict.CRASHED, Verdict.TIMED_OUT, Verdict.OUT_OF_MEMORY)
 
 
 class Outcome(StrEnum):
@@ -50,6 +51,8 @@ class Outcome(StrEnum):
     WRITES_INPUT = "writes-input"  # wrote into an array it was given
     CRASH = "crash"
     TIMEOUT = "timeout"
+    OUT_OF_MEMORY = "out-of-memory"
+    WRONG_DTYPE = "wrong-dtype"  # returned an array of another dtype than the one asked for
     LESS_ACCURATE = "less-accurate"  # within the bound, but far less accurate than torch
     SHARES_TORCH = "shares-torch"  # torch's own (diverging) output: a defect of torch, shared
     LOWER_PRECISION = "lower-precision"  # within the bound of a lower dtype than requested
@@ -87,7 +90,7 @@ class Check(StrEnum):
     GRADIENT = "gradient"
     INVALID = "invalid"
     INPUTS = "inputs"  # the arrays handed to the implementation stay unchanged
-    ROBUSTNESS = "robustness"  # no call crashed, timed out or returned a non-array
+    ROBUSTNESS = "robustness"  # no call crashed, hung, ran out of memory or returned garbage
 
 
 PROPERTY_PREFIX = "property:"

@@ -49,6 +49,9 @@ class GradientCheck:
             return called
         _, grad = called.result
         cmp = tolerance.compare(grad, exp.grad, exp.grad_allowed, context.dtype)
+        wrong_dtype = context.returned(case, self.name, grad, exp.grad, cmp)
+        if wrong_dtype is not None:
+            return wrong_dtype
         return context.compared(case, self.name, grad, exp.grad, exp.grad_allowed, cmp)
 
 CHECK = GradientCheck()

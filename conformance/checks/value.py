@@ -42,6 +42,9 @@ class ValueCheck:
             return called
         value = called.result
         cmp = tolerance.compare(value, exp.value, exp.value_allowed, context.dtype)
+        wrong_dtype = context.returned(case, self.name, value, exp.value, cmp)
+        if wrong_dtype is not None:
+            return wrong_dtype
         cmp, quoted = _check_quote(case, value, context.dtype, cmp)
         return context.compared(case, self.name, value, exp.value, exp.value_allowed, cmp,
                                 reason=quoted)

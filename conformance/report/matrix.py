@@ -39,7 +39,8 @@ Status = Literal["conforms", "diverges", "unsupported", "not-run"]
 STATUSES: tuple[Status, ...] = ("conforms", "diverges", "unsupported", "not-run")
 _OUTCOMES = {"raises": "raises", "nan": "returns NaN/inf", "silent": "returns a finite number",
              "crash": "crashed", "timeout": "timed out", "bad-return": "returns no array",
-             "writes-input": "writes into its input", "less-accurate": "less accurate"}
+             "writes-input": "writes into its input", "less-accurate": "less accurate",
+             "out-of-memory": "out of memory", "wrong-dtype": "returns another dtype"}
 NOT_REQUESTED = "not requested"
 RecordKey = tuple[str, str, str, str, str]
 
