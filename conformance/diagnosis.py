@@ -14,7 +14,7 @@ causes:
    ``computes float64 in float32 (agrees to about 24 bits)``, outcome ``lower-precision``
    (severity *accuracy*), not a list of wrong values.
 2. **Triggers.** The other findings on valid input (wrong values or gradients, valid calls that
-   raise, crashes) are grouped by symptom (severity, value or gradient, dtype and the case's
+   raise) are grouped by symptom (severity, value or gradient, dtype and the case's
    conditions, ``conditions_of``), and the plainest example of each group (a spec seed case
    over another spec case over a generated case over a hostile one, then the smallest) is
    reduced: each condition is switched off in turn (``CONDITIONS``' order, the incidental ones
@@ -57,7 +57,15 @@ from conformance.severity import is_invalid_check, severity_of
 from conformance.signature import LARGE, value_traits
 from conformance.spec import generate
 from conformance.tolerance import LOWER
-from conformance.vocabulary import PROPERTY_PREFIX, Check, Origin, Outcome, Severity
+from conformance.vocabulary import (
+    FAULT_VERDICTS,
+    PROPERTY_PREFIX,
+    Check,
+    Origin,
+    Outcome,
+    Severity,
+    Verdict,
+)
 from implementations._dtypes import finfo
 from implementations.base import (
     DEFAULT_IGNORE_INDEX,
@@ -101,7 +109,11 @@ LOWER_MARGIN = 8
 #: Reductions (each a few calls) per implementation, dtype and device; symptom groups beyond
 #: them that no known cause explains keep the symptom grouping.
 MAX_REDUCTIONS = 24
-_DIAGNOSED = (Severity.WRONG_ON_VALID, Severity.REJECTS_VALID, Severity.CRASH)
+_DIAGNOSED = (Severity.WRONG_ON_VALID, Severity.REJECTS_VALID)
+
+
+class _Faulted(Exception):
+    """A probe crashed, hung or was not run (the circuit breaker): no more probes."""
 _VERBS = {Severity.WRONG_ON_VALID: "wrong", Severity.REJECTS_VALID: "raises",
           Severity.CRASH: "crashes or hangs"}
 _PLAIN = {Severity.WRONG_ON_VALID: "correct", Severity.REJECTS_VALID: "runs",
@@ -295,6 +307,9 @@ def _prober(impl: Implementation, device: str, downgraded: Iterable[str]) -> Pro
     def probe(case: Case, dtype: str, check: str) -> Severity | None:
         check_object = GRADIENT_CHECK if check == Check.GRADIENT else VALUE_CHECK
         record = check_object.run(runner.context(impl, dtype, device), case)
+        if record.verdict in (Verdict.NOT_RUN, *FAULT_VERDICTS) or \
+                severity_of(record) is Severity.CRASH:
+            raise _Faulted(record.reason or str(record.verdict))
         if dtype in lowered and (record.error or {}).get("within"):
             return Severity.ACCURACY
         return severity_of(record)
@@ -435,11 +450,16 @@ def _triggers(records: list[Record], cases: Mapping[str, Case], probe: Probe,
         if cause is None and reductions < limit:
             record, case = min(members, key=lambda m: plainness(*m))
             reductions += 1
-            first = probe(case, dtype, check)
-            if first is severity and severity is not None:
-                cause = Cause(severity, *reduce(case, dtype, check, severity, probe, dtypes))
-                known.append(cause)
-            elif first is Severity.ACCURACY and dtype in lowered:
+            try:
+                first = probe(case, dtype, check)
+                if first is severity and severity is not None:
+                    cause = Cause(severity, *reduce(case, dtype, check, severity, probe,
+                                                    dtypes))
+                    known.append(cause)
+            except _Faulted:  # a crash costs the implementation its diagnosis, nothing more
+                reductions = limit
+                continue
+            if first is Severity.ACCURACY and dtype in lowered:
                 for member, _ in members:  # a relation broken by the lower precision alone
                     _lower(member, medians)
                 continue
