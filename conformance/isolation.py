@@ -339,10 +339,6 @@ def _invoke_in_worker(method: str, arguments: dict[str, Any]) -> Invocation | _R
                        isinstance(exc, MemoryError) or any(m in text for m in OUT_OF_MEMORY))
 
 
-def _exit_worker() -> None:
-    os._exit(0)
-
-
 # --- the harness's side -----------------------------------------------------------------------
 
 #: Seconds a task may wait for its worker to start (spawn, load the implementation) on top of
@@ -404,10 +400,11 @@ class _Worker:
         self.fresh()
 
     def restart(self) -> None:
-        """End the worker (its state is lost, e.g. a CUDA context); the pool starts another."""
-        with contextlib.suppress(Fault):
-            self.submit(_exit_worker)
-        self.fresh()
+        """End the worker (its state is lost, e.g. a CUDA context) and start another. The pool
+        is stopped and a new one started: asking the worker to exit instead left pebble's
+        future of that task unresolved at times, so the call waited out its whole time limit
+        plus ``START_ALLOWANCE`` (five minutes a restart in a run of the main job)."""
+        self._rebuild()
 
     def close(self) -> None:
         """Stop the worker process."""
