@@ -101,6 +101,7 @@ CONDITIONS: dict[str, str] = {
     "weight": "class weights",
     "probabilities": "probability targets",
     "empty": "an empty input",
+    "one-class": "one class (C = 1)",
     "reduction-mean": "reduction='mean' (its divisor: correct with 'sum')",
 }
 #: A dtype computes in a lower one when its median agreement is at most this many bits above
@@ -172,6 +173,8 @@ def conditions_of(case: Case, dtype: str, check: str) -> tuple[str, ...]:
     found = set(features_of(case, dtype, Check.GRADIENT if gradient else Check.VALUE))
     if case.input.size == 0:
         found.discard("reduction-mean")  # an empty mean is a convention's edge, not a divisor
+    if _classes(case) == 1:
+        found.add("one-class")
     if case.target_kind == "indices" and case.ignore_index != DEFAULT_IGNORE_INDEX:
         found.add("ignore-index")
     probabilities = case.target_kind == "probabilities"
@@ -216,7 +219,20 @@ def _without(case: Case, condition: str) -> Case | None:
         return _flattened(case)
     if condition == "empty":
         return _filled(case)
+    if condition == "one-class":
+        return _with_second_class(case)
     return None
+
+
+def _with_second_class(case: Case) -> Case:
+    """A one-class case with a second class appended: logits 0, probability 0, weight 1."""
+    axis = class_axis_of(case.input.shape)
+    x = np.concatenate([case.input, np.zeros_like(case.input)], axis=axis)
+    target = case.target
+    if case.target_kind == "probabilities":
+        target = np.concatenate([case.target, np.zeros_like(case.target)], axis=axis)
+    weight = None if case.weight is None else np.append(case.weight, 1.0)
+    return replace(case, input=x, target=target, weight=weight)
 
 
 def _classes(case: Case) -> int:
@@ -470,5 +486,5 @@ def _triggers(records: list[Record], cases: Mapping[str, Case], probe: Probe,
 
 def _probe_check(record: Record) -> str:
     """The differential check that shows a finding: the gradient for gradient checks."""
-    return Check.GRADIENT if record.check == Check.GRADIENT or \
-        "gradients" in record.features else Check.VALUE
+    return Check.GRADIENT if record.check in (Check.GRADIENT, f"{PROPERTY_PREFIX}gradient") \
+        or "gradients" in record.features else Check.VALUE

@@ -99,7 +99,7 @@ def test_reduce_finds_a_three_way_trigger_and_keeps_what_cannot_be_switched_off(
 
 
 @pytest.mark.parametrize("condition", ["k-dim", "no-batch", "probabilities", "ignore-index",
-                                       "empty", "logits-nan", "weight-negative"])
+                                       "empty", "logits-nan", "weight-negative", "one-class"])
 def test_each_condition_switches_off(condition: str) -> None:
     rng = np.random.default_rng(1)
     cases = {
@@ -111,6 +111,8 @@ def test_each_condition_switches_off(condition: str) -> None:
         "logits-nan": Case("f", np.array([[np.nan, 1.0, 2.0]]), np.array([1])),
         "weight-negative": Case("g", rng.standard_normal((2, 3)), np.array([0, 1]),
                                 weight=np.array([1.0, -2.0, 1.0])),
+        "one-class": Case("h", rng.standard_normal((2, 1, 3)), np.zeros((2, 3), dtype=np.int64),
+                          weight=np.array([2.0])),
     }
     case = cases[condition]
     assert condition in diagnosis.conditions_of(case, "float64", "value")
