@@ -170,3 +170,24 @@ def test_a_usage_error_is_one_line_through_python_dash_m(tmp_path):
                           capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 2
     assert "no such spec file" in _error_line(done.stderr)
+
+
+@pytest.mark.parametrize(("option", "words"), [
+    ("--case", "--case 'no-such-case' matches no case id of"),
+    ("--expectations", "cannot read the expectations file"),
+    ("--expectations-without-implementation", "names no implementation"),
+])
+def test_an_option_that_would_be_silently_unused_is_refused(capsys, tmp_path, option, words):
+    """A ``--case`` typo would run nothing of what was meant, a missing or anonymous
+    expectations file would mark nothing known: each is a usage error before any work."""
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(VALID)
+    anonymous = tmp_path / "anonymous.yaml"
+    anonymous.write_text("divergences: []\n")
+    given = {"--case": ["--case", "no-such-case"],
+             "--expectations": ["--expectations", tmp_path / "missing.yaml"],
+             "--expectations-without-implementation": ["--expectations", anonymous]}[option]
+    status, err = _run(capsys, "--spec", spec, *given, "--out", tmp_path / "out")
+    assert status == 2
+    assert words in _error_line(err)
+    assert not (tmp_path / "out").exists()

@@ -5,6 +5,7 @@ summary and writes the report folder."""
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import threading
 import time
 from collections import Counter, defaultdict
@@ -23,8 +24,9 @@ from conformance.commands.options import (
     profile_provenance,
     session_names,
 )
-from conformance.expectations import expectations_for, load_expectations
-from conformance.properties import profile_cases, property_names
+from conformance.data import packaged_path
+from conformance.expectations import Expectations, expectations_for, load_expectations
+from conformance.properties import PROFILES, profile_cases, property_names
 from conformance.provenance import provenance
 from conformance.report import divergences
 from conformance.report.folder import check_out, write_folder
@@ -61,15 +63,15 @@ def main(args: argparse.Namespace) -> int:
     """Run, summarize, write the report; exit 0 whatever the verdicts (``gate`` judges)."""
     console = Console(stderr=True)
     check_out(args.out)
-    names = session_names(args.impl)
-    given = {e.implementation: e for e in map(load_expectations, args.expectations or [])}
+    given = _given_expectations(args.expectations or [])
     spec_path = args.spec or spec.default_spec_path()
+    cases = spec.load_spec(spec_path, include=args.case, exclude=args.exclude_case)
+    _check_case_globs(args.case or [], spec_path, args.profile)
+    names = session_names(args.impl)
     extra, left_out = profile_cases(args.profile, args.case, args.exclude_case)
     for line in left_out:
         console.print(f"[yellow]left out[/] {escape(line)}", highlight=False)
-    plan = plan_from(args, spec.load_spec(spec_path, include=args.case,
-                                          exclude=args.exclude_case) + extra,
-                     default_dtypes=("float64",))
+    plan = plan_from(args, cases + extra, default_dtypes=("float64",))
     results = _run(names, plan, args, console)
     records = [r for result in results for r in result.records]
     for result in results:  # mark known divergences with their recorded reasons
@@ -94,6 +96,36 @@ def main(args: argparse.Namespace) -> int:
     console.print(f"report written to {escape(str(args.out))}/")
     console.print(f"start here: {escape(str(start_here(args.out, records)))}", highlight=False)
     return 0
+
+
+def _given_expectations(paths: list[Path]) -> dict[str, Expectations]:
+    """The ``--expectations`` files by the implementation each names; a missing file, or one
+    that names no implementation, would be silently unused: a usage error instead."""
+    from conformance.cli import CliError
+
+    given = {}
+    for path in paths:
+        loaded = load_expectations(path, missing_ok=False)
+        if loaded.implementation is None:
+            raise CliError(f"{path}: names no implementation (add 'implementation: NAME', the "
+                           "name the implementation reports)")
+        given[loaded.implementation] = loaded
+    return given
+
+
+def _check_case_globs(globs: list[str], spec_path: Path, profile: str) -> None:
+    """A ``--case`` glob that matches no case id (of the spec or the profile's own spec) is a
+    typo: say so rather than run without it."""
+    from conformance.cli import CliError
+
+    ids = spec.case_ids(spec_path)
+    own = PROFILES[profile].spec
+    if own is not None:
+        ids += spec.case_ids(packaged_path("spec", own))
+    for glob in globs:
+        if not any(fnmatch.fnmatchcase(case_id, glob) for case_id in ids):
+            raise CliError(f"--case {glob!r} matches no case id of {spec_path} (ids look like "
+                           f"{ids[0] if ids else 'seed-001'})")
 
 
 def _run(names: list[str], plan: Plan, args: argparse.Namespace,
