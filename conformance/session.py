@@ -299,7 +299,8 @@ def run(names: Sequence[str], plan: Plan, *, jobs: int = 1, progress: Progress |
 
 def _reporting(done: Callable[[ImplResult], None]) -> Callable[[Future[ImplResult]], None]:
     def report(future: Future[ImplResult]) -> None:
-        if not future.cancelled() and future.exception() is None:
+        if not future.cancelled() and future.exception() is None and \
+                future.result().skipped != STOPPED:
             done(future.result())
     return report
 
@@ -318,24 +319,44 @@ class _Stopped(KeyboardInterrupt):
 
 def _job_process() -> None:
     """Signals in a job process: Ctrl-C reaches the whole process group, but only the main
-    process decides (it stops the jobs); SIGTERM, which it sends, ends the job with its
-    ``finally`` blocks, so the job's own workers are closed too, and then the process."""
+    process decides (it stops the jobs); SIGTERM, which it sends, ends the job (``_leave``)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _leave)
 
 
+_IN_JOB: list[str] = []  # the job this process is running, if any
+_STOPPED: list[int] = []  # the signal that stopped this process's jobs
+STOPPED = "stopped: the run was interrupted"  # the result of a job that was stopped
+
+
 def _leave(signum: int, frame: Any) -> None:
+    """Kill the job's worker processes first (an implementation's call, or a framework being
+    imported, would hold a graceful stop for seconds, and an orphan would run on), then unwind
+    the job so that its pools close (``_stoppable_job``); between jobs, exit."""
     signal.signal(signal.SIGTERM, signal.SIG_IGN)  # once: the unwinding must not be cut short
-    raise _Stopped(128 + signum)
+    _STOPPED.append(signum)
+    for child in multiprocessing.active_children():
+        child.kill()
+    if _IN_JOB:
+        raise _Stopped(128 + signum)
+    sys.exit(128 + signum)
 
 
 def _stoppable_job(name: str, plan: Plan, events: _Events) -> ImplResult:
-    """``_job`` in a job process; stopped, the process ends once the job has closed its
-    workers (the pool would otherwise wait there for the next job)."""
+    """``_job`` in a job process. Stopped, it returns ``STOPPED`` (nobody reads it) rather
+    than exit on the spot, and so does every job the pool had already handed this process: it
+    then ends the ordinary way, when the stopping pool sends it no more work, and its pools'
+    semaphores are released (``os._exit`` would leave them to the resource tracker's
+    warning)."""
+    if _STOPPED:
+        return ImplResult(name, skipped=STOPPED)
+    _IN_JOB.append(name)
     try:
         return _job(name, plan, events)
-    except _Stopped as exc:
-        os._exit(exc.status)
+    except _Stopped:
+        return ImplResult(name, skipped=STOPPED)
+    finally:
+        _IN_JOB.clear()
 
 
 def _stop(pool: ProcessPoolExecutor) -> None:

@@ -5,6 +5,7 @@ ran (57 s) and a thread's traceback was printed."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import signal
 import subprocess
@@ -18,6 +19,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 MINI_SPEC = Path(__file__).parent / "helpers" / "mini_spec.yaml"
 SLOW = "tests.helpers.sleepy:"
+SLOW_IMPLS = ("reference", SLOW + "Sleepy", SLOW + "Drowsy")  # one slow, one waits its turn
 LIMIT_S = 5.0
 
 
@@ -35,13 +37,21 @@ def _ours(tag: str) -> list[int]:
 
 @pytest.mark.slow  # about 10 s each: the run starts its workers and torch first
 @pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs /proc")
-@pytest.mark.parametrize(("signum", "jobs"), [
-    (signal.SIGINT, "2"),  # Ctrl-C: the terminal signals the whole process group
-    (signal.SIGTERM, "2"),  # kill, a CI runner's cancel: the main process only
-    (signal.SIGINT, "1"),  # one job at a time: the jobs run in the main process
-], ids=["ctrl-c", "sigterm", "ctrl-c-one-job-at-a-time"])
-def test_a_signal_stops_the_run_at_once_and_keeps_the_last_report(tmp_path: Path, signum: int,
-                                                                  jobs: str) -> None:
+@pytest.mark.parametrize(("signum", "jobs", "impls", "when"), [
+    # Ctrl-C: the terminal signals the whole process group
+    (signal.SIGINT, "2", SLOW_IMPLS, "sleepy: started"),
+    # kill, a CI runner's cancel: the main process only
+    (signal.SIGTERM, "2", SLOW_IMPLS, "sleepy: started"),
+    # one job at a time: the jobs run in the main process
+    (signal.SIGINT, "1", SLOW_IMPLS, "sleepy: started"),
+    # a worker in the middle of importing TensorFlow, which holds off a graceful stop
+    pytest.param(signal.SIGINT, "2", ("reference", "tensorflow", "keras"),
+                 "reference: started", marks=pytest.mark.skipif(
+                     importlib.util.find_spec("tensorflow") is None,
+                     reason="tensorflow is not installed")),
+], ids=["ctrl-c", "sigterm", "ctrl-c-one-job-at-a-time", "ctrl-c-while-a-framework-loads"])
+def test_a_signal_stops_the_run_at_once_and_keeps_the_last_report(
+        tmp_path: Path, signum: int, jobs: str, impls: tuple[str, ...], when: str) -> None:
     out = tmp_path / "report"
     out.mkdir()
     previous = {"results.json": '{"schema_version": 1, "provenance": {}}\n',
@@ -51,9 +61,9 @@ def test_a_signal_stops_the_run_at_once_and_keeps_the_last_report(tmp_path: Path
     tag = uuid.uuid4().hex
     env = {**os.environ, "CE_TEST_TAG": tag, "PYTHONPATH": os.pathsep.join(
         filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    # three implementations, one of them slow, and one of them waiting for its turn
-    command = [sys.executable, "-m", "conformance.cli", "run", "--impl", "reference",
-               "--impl", SLOW + "Sleepy", "--impl", SLOW + "Drowsy", "-j", jobs,
+    # three implementations, one of them waiting for its turn
+    command = [sys.executable, "-m", "conformance.cli", "run",
+               *(arg for name in impls for arg in ("--impl", name)), "-j", jobs,
                "--spec", str(MINI_SPEC), "--out", str(out)]
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True, start_new_session=True)
@@ -62,9 +72,9 @@ def test_a_signal_stops_the_run_at_once_and_keeps_the_last_report(tmp_path: Path
         assert process.stderr is not None
         for line in process.stderr:  # plain progress lines: stderr is not a terminal
             seen.append(line)
-            if "sleepy: started" in line:
+            if when in line:
                 break
-        assert any("sleepy: started" in line for line in seen), "".join(seen)
+        assert any(when in line for line in seen), "".join(seen)
         sent = time.monotonic()
         if signum == signal.SIGINT:
             os.killpg(process.pid, signum)
@@ -83,6 +93,7 @@ def test_a_signal_stops_the_run_at_once_and_keeps_the_last_report(tmp_path: Path
     assert last == err.splitlines()[-1]
     assert f"interrupted ({signal.Signals(signum).name})" in last
     assert "drowsy: finished" not in err, "the queued job ran"
+    assert "keras: started" not in err, "the queued job ran"
     assert {p.name: p.read_text() for p in out.iterdir()} == previous
     assert [p.name for p in tmp_path.iterdir()] == ["report"], "a staging folder was left"
     time.sleep(0.5)

@@ -134,9 +134,11 @@ def _run(names: list[str], plan: Plan, args: argparse.Namespace,
     per_impl = (len(plan.cases) + n_properties) * len(plan.dtypes) * len(plan.devices)
     if not args.quiet and (not console.is_terminal or console.is_dumb_terminal):
         lines = PlainProgress(per_impl, console)
+        first = "; torch's outputs for the accuracy comparison come first" \
+            if len(names) > 1 and plan.versus_torch else ""
         console.print(f"running {len(names)} implementation{'s' * (len(names) != 1)} "
                       f"({min(args.jobs, len(names))} at a time), {per_impl} checks each: "
-                      f"{escape(', '.join(names))}", highlight=False, soft_wrap=True)
+                      f"{escape(', '.join(names))}{first}", highlight=False, soft_wrap=True)
         return run(names, plan, jobs=args.jobs, progress=lines.progress, done=lines.done)
     with Progress(TextColumn("{task.description:<14}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), TextColumn("{task.fields[counts]}"), console=console,
