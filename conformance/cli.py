@@ -10,16 +10,27 @@ signal during that unwinding is ignored."""
 
 from __future__ import annotations
 
-import argparse
-import contextlib
-import importlib
+import os
 import signal
-import sys
-import threading
-from collections.abc import Iterator, Sequence
-from types import FrameType
 
-from implementations.base import UnknownImplementationError
+#: The process id of the running command, for the processes it starts (they inherit it).
+MAIN_PID = "CE_CONFORMANCE_MAIN_PID"
+if os.environ.get(MAIN_PID, str(os.getpid())) != str(os.getpid()):
+    # A process the command started: multiprocessing's spawn imports the command's module in
+    # each child before anything else of it runs, which is the earliest point to ignore the
+    # terminal's Ctrl-C (sent to the whole process group; the command alone acts on it). A
+    # child importing NumPy or a framework would otherwise die printing a traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+import argparse  # noqa: E402
+import contextlib  # noqa: E402
+import importlib  # noqa: E402
+import sys  # noqa: E402
+import threading  # noqa: E402
+from collections.abc import Iterator, Sequence  # noqa: E402
+from types import FrameType  # noqa: E402
+
+from implementations.base import UnknownImplementationError  # noqa: E402
 
 # subcommand -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -109,11 +120,17 @@ def _stop_signals() -> Iterator[None]:
             raise Interrupted(signum)
 
     previous = {signum: signal.signal(signum, handler) for signum in STOP_SIGNALS}
+    main_pid = os.environ.get(MAIN_PID)
+    os.environ[MAIN_PID] = str(os.getpid())
     try:
         yield
     finally:
         for signum, old in previous.items():
             signal.signal(signum, old)
+        if main_pid is None:
+            os.environ.pop(MAIN_PID, None)
+        else:
+            os.environ[MAIN_PID] = main_pid
 
 
 def _one_line(exc: BaseException) -> str:

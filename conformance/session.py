@@ -276,24 +276,26 @@ def run(names: Sequence[str], plan: Plan, *, jobs: int = 1, progress: Progress |
                 done(results[-1])
         return results
     context = multiprocessing.get_context("spawn")
-    with context.Manager() as manager:
-        queue = manager.Queue()
-        drain = threading.Thread(target=_drain, args=(queue, progress), daemon=True)
-        drain.start()
-        pool = ProcessPoolExecutor(max_workers=jobs, mp_context=context,
-                                   initializer=_job_process)
-        try:
-            futures = [pool.submit(_stoppable_job, name, plan, queue) for name in names]
-            if done is not None:
-                for future in futures:
-                    future.add_done_callback(_reporting(done))
-            results = [future.result() for future in futures]
-        except BaseException:  # Ctrl-C, SIGTERM (``conformance.cli``), or a job's own error
-            _stop(pool)
-            raise
-        pool.shutdown()
-        queue.put(None)
-        drain.join()
+    # the jobs' events, each job process gets it as it starts; a put is done when it returns,
+    # so every event of a job is in before its result
+    queue = context.SimpleQueue()
+    drain = threading.Thread(target=_drain, args=(queue, progress), daemon=True)
+    drain.start()
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_job_process,
+                               initargs=(queue,))
+    try:
+        futures = [pool.submit(_stoppable_job, name, plan) for name in names]
+        if done is not None:
+            for future in futures:
+                future.add_done_callback(_reporting(done))
+        results = [future.result() for future in futures]
+    except BaseException:  # Ctrl-C, SIGTERM (``conformance.cli``), or a job's own error
+        _stop(pool)
+        raise
+    pool.shutdown()
+    queue.put(None)
+    drain.join()
+    queue.close()
     return results
 
 
@@ -317,13 +319,16 @@ class _Stopped(KeyboardInterrupt):
         self.status = status
 
 
-def _job_process() -> None:
-    """Signals in a job process: Ctrl-C reaches the whole process group, but only the main
-    process decides (it stops the jobs); SIGTERM, which it sends, ends the job (``_leave``)."""
+def _job_process(events: _Events) -> None:
+    """A job process starts: its jobs' events go to ``events``. Signals: Ctrl-C reaches the
+    whole process group, but only the main process decides (it stops the jobs); SIGTERM,
+    which it sends, ends the job (``_leave``)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _leave)
+    _EVENTS.append(events)
 
 
+_EVENTS: list[_Events] = []  # where this job process's events go
 _IN_JOB: list[str] = []  # the job this process is running, if any
 _STOPPED: list[int] = []  # the signal that stopped this process's jobs
 STOPPED = "stopped: the run was interrupted"  # the result of a job that was stopped
@@ -342,7 +347,7 @@ def _leave(signum: int, frame: Any) -> None:
     sys.exit(128 + signum)
 
 
-def _stoppable_job(name: str, plan: Plan, events: _Events) -> ImplResult:
+def _stoppable_job(name: str, plan: Plan) -> ImplResult:
     """``_job`` in a job process. Stopped, it returns ``STOPPED`` (nobody reads it) rather
     than exit on the spot, and so does every job the pool had already handed this process: it
     then ends the ordinary way, when the stopping pool sends it no more work, and its pools'
@@ -352,7 +357,7 @@ def _stoppable_job(name: str, plan: Plan, events: _Events) -> ImplResult:
         return ImplResult(name, skipped=STOPPED)
     _IN_JOB.append(name)
     try:
-        return _job(name, plan, events)
+        return _job(name, plan, _EVENTS[0])
     except _Stopped:
         return ImplResult(name, skipped=STOPPED)
     finally:
@@ -393,7 +398,7 @@ def _drain(queue: Any, progress: Progress | None) -> None:
         while (item := queue.get()) is not None:
             if progress is not None:
                 progress(*item)
-    except (EOFError, OSError):  # the manager is gone: the run was stopped
+    except (EOFError, OSError, ValueError):  # the queue is gone: the run was stopped
         return
 
 

@@ -35,6 +35,17 @@ def _ours(tag: str) -> list[int]:
     return found
 
 
+def _ignores_sigint(pid: int) -> bool:
+    """Whether process ``pid`` ignores SIGINT (``SigIgn`` in /proc/PID/status); a process that
+    has ended meanwhile counts as ignoring it."""
+    try:
+        status = (Path("/proc") / str(pid) / "status").read_text()
+    except OSError:
+        return True
+    (ignored,) = [line.split()[1] for line in status.splitlines() if line.startswith("SigIgn:")]
+    return bool(int(ignored, 16) >> (signal.SIGINT - 1) & 1)
+
+
 @pytest.mark.slow  # about 10 s each: the run starts its workers and torch first
 @pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs /proc")
 @pytest.mark.parametrize(("signum", "jobs", "impls", "when"), [
@@ -75,6 +86,11 @@ def test_a_signal_stops_the_run_at_once_and_keeps_the_last_report(
             if when in line:
                 break
         assert any(when in line for line in seen), "".join(seen)
+        children = [pid for pid in _ours(tag) if pid != process.pid]
+        assert children
+        assert not _ignores_sigint(process.pid)
+        assert all(_ignores_sigint(pid) for pid in children), \
+            "a child that takes the terminal's Ctrl-C can die with a traceback"
         sent = time.monotonic()
         if signum == signal.SIGINT:
             os.killpg(process.pid, signum)
@@ -98,3 +114,23 @@ def test_a_signal_stops_the_run_at_once_and_keeps_the_last_report(
     assert [p.name for p in tmp_path.iterdir()] == ["report"], "a staging folder was left"
     time.sleep(0.5)
     assert _ours(tag) == [], "a worker outlived the run"
+
+
+
+@pytest.mark.parametrize(("main_pid", "ignored"), [("1", True), (None, False)])
+def test_a_process_the_command_started_ignores_ctrl_c_from_its_first_import(
+        main_pid: str | None, ignored: bool) -> None:
+    """multiprocessing's spawn imports the command's module (``conformance.cli``) in every child
+    before the child's own code: there a child, named so by the command's process id in its
+    environment, ignores SIGINT at once, so a Ctrl-C while it imports NumPy or a framework
+    cannot kill it with a traceback. The command itself keeps SIGINT."""
+    from conformance.cli import MAIN_PID
+
+    env = {k: v for k, v in os.environ.items() if k != MAIN_PID}
+    if main_pid is not None:
+        env[MAIN_PID] = main_pid
+    code = ("import signal, conformance.cli; "
+            "print(signal.getsignal(signal.SIGINT) is signal.SIG_IGN)")
+    done = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True,
+                          text=True, timeout=120, check=True)
+    assert done.stdout.strip() == str(ignored)
