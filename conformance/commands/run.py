@@ -259,7 +259,8 @@ def fault_line(records: list[Record]) -> str | None:
     """What leads an implementation's summary when faults kept most of its checks from a
     verdict (crashes, hangs, out-of-memory, garbage returned, checks not run), else ``None``:
     then "nothing silently wrong on valid input" would say nothing."""
-    judged = [r for r in records if r.check not in (Check.INPUTS, Check.ROBUSTNESS)]
+    judged = [r for r in records if r.check not in (Check.INPUTS, Check.ROBUSTNESS) and
+              r.verdict != Verdict.UNSUPPORTED]
     faulted = [r for r in judged if r.verdict in FAULT_VERDICTS or r.verdict == Verdict.NOT_RUN
                or r.outcome == Outcome.BAD_RETURN]
     if not faulted or 2 * len(faulted) < len(judged):
