@@ -391,7 +391,7 @@ class _Worker:
         except Exception as exc:  # the pool itself failed ("All workers expired", ...)
             self._rebuild()
             raise Crashed(None, f"the worker pool failed: {type(exc).__name__}: "
-                                f"{str(exc)[:200]}") from None
+                                f"{str(exc)[:300]}") from None
 
     def _rebuild(self) -> None:
         with contextlib.suppress(Exception):
@@ -425,7 +425,7 @@ def _signature(what: Fault | _Raised) -> str:
     again after a fresh worker confirmed it is not rerun."""
     text = f"{what.verdict}: {what}" if isinstance(what, Fault) else \
         f"{what.type_name}: {what.message.strip().splitlines()[0] if what.message.strip() else ''}"
-    return "".join("#" if ch.isdigit() else ch for ch in text)[:200]
+    return "".join("#" if ch.isdigit() else ch for ch in text)[:300]
 
 
 class IsolatedImplementation:
@@ -482,7 +482,7 @@ class IsolatedImplementation:
         limit = self.limits.call_limit(reference_seconds, self._slowest, first)
         left = self.breaker.remaining()
         if left is not None:
-            limit = max(min(limit, left), 0.1) if limit is not None else max(left, 0.1)
+            limit = max(min(limit, left), 1 / 10) if limit is not None else max(left, 1 / 10)
         return limit
 
     def _once(self, method: str, arguments: Mapping[str, Any],

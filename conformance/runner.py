@@ -166,7 +166,7 @@ class CallTally:
                       check=Check.ROBUSTNESS, verdict=verdict, outcome=outcome,
                       features=["robustness", f"dtype-{dtype}"],
                       reason=f"its worker failed on {len(recovered)} of {calls} calls that a "
-                             f"fresh worker then answered; first: {first}"[:600],
+                             f"fresh worker then answered; first: {first}"[:300],
                       location=case.location or None)
 
     @staticmethod
