@@ -428,6 +428,12 @@ def _signature(what: Fault | _Raised) -> str:
     return "".join("#" if ch.isdigit() else ch for ch in text)[:300]
 
 
+#: Reruns of raises in a fresh worker that may repeat the raise in a row before raises are no
+#: longer rerun: an implementation whose failures a fresh worker confirms this many times in a
+#: row does not poison its process (each rerun costs a worker start: 8 s for TensorFlow).
+RAISE_RERUNS = 3
+
+
 class IsolatedImplementation:
     """The contract, forwarded to a worker process (see the module docstring)."""
 
@@ -449,6 +455,7 @@ class IsolatedImplementation:
         self._confirmed: set[str] = set()  # failures a fresh worker showed again
         self._slowest = 0.0  # the slowest call it completed, in seconds
         self._warm_up = True  # a worker's first call gets the warm-up allowance
+        self._raise_reruns_left = RAISE_RERUNS  # reruns of raises that may still change nothing
 
     def available(self) -> str | None:
         """Why the implementation cannot run here, or ``None``."""
@@ -517,7 +524,9 @@ class IsolatedImplementation:
         handed invalid input) is rerun in a fresh worker before it counts: an implementation
         that corrupts its process (MLX after out-of-range targets) fails every later call there,
         and those failures are its worker's, not the calls'. The rerun's result is the call's;
-        the worker's failure is kept in ``Invocation.recovered`` (a robustness finding).
+        the worker's failure is kept in ``Invocation.recovered`` (a robustness finding). A
+        failure a rerun repeated is not rerun again, and after ``RAISE_RERUNS`` reruns in a row
+        that repeated their raise, no raise is (until a rerun answers a call).
         """
         stopped = self.breaker.check()
         if stopped:
@@ -536,14 +545,16 @@ class IsolatedImplementation:
                          "the call)",)
         else:
             if isinstance(outcome, _Raised) and not expects_raise and suspect and \
-                    outcome.type_name != "ce:Unsupported" and \
+                    outcome.type_name != "ce:Unsupported" and self._raise_reruns_left and \
                     _signature(outcome) not in self._confirmed:
                 first = outcome
                 self._worker.restart()
                 outcome = self._rerun(method, arguments, reference_seconds)
                 if isinstance(outcome, _Raised) and _signature(outcome) == _signature(first):
                     self._confirmed.add(_signature(outcome))
+                    self._raise_reruns_left -= 1
                 else:
+                    self._raise_reruns_left = RAISE_RERUNS
                     recovered = (f"{first.type_name}: {first.message.splitlines()[0]} (after "
                                  f"an earlier failing or invalid call in its worker; a fresh "
                                  "worker answered the call)"[:300],)
