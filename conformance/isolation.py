@@ -10,9 +10,16 @@ contract and forwards every call:
 * every call gets arrays of its own (they are pickled into the worker), so nothing the
   implementation does to them reaches the harness or another implementation; ``invoke`` also
   compares them after the call with a copy taken before it and reports which were written into;
-* a call that outlives ``timeout`` seconds raises ``TimedOut``; its worker is killed;
+* a call that outlives its time limit raises ``TimedOut``; its worker is killed. The limit
+  adapts to the call, and a memory limit holds each worker (``conformance.limits``); an
+  allocation past it raises ``OutOfMemory`` and the worker is replaced;
 * a worker that dies (an exit, a signal) raises ``Crashed`` naming the exit code or signal; the
-  pool starts a fresh worker (which loads the implementation again), so the run goes on;
+  pool starts a fresh worker (which loads the implementation again), so the run goes on; a
+  failure of the pool itself ("All workers expired") is a ``Crashed`` too, never a traceback;
+* a fault, or a raise on a call that must not raise, in a worker whose earlier calls could have
+  broken it is rerun in a fresh worker before it counts (``IsolatedImplementation.invoke``);
+* after too many faults the circuit breaker (``conformance.limits.Breaker``) stops the
+  implementation: every later call raises ``Stopped`` at once (its checks are ``not-run``);
 * a call that raises a CUDA error which poisons its process (torch's device-side assert for an
   out-of-range target) is recorded as what it is, a raise, and its worker is replaced, so the
   following calls get a fresh CUDA context;

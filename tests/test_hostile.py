@@ -11,6 +11,8 @@ bound in seconds, the records, and the exit status.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import tempfile
 import time
 from collections import Counter
@@ -20,9 +22,12 @@ import pytest
 
 from conformance import session
 from conformance.cli import main
+from conformance.commands.run import _steps
 from conformance.limits import Limits
+from conformance.results import Record
 from conformance.session import Plan
 from conformance.spec import load_spec
+from conformance.vocabulary import Verdict
 
 ROOT = Path(__file__).resolve().parent.parent
 HELPERS = Path(__file__).parent / "helpers"
@@ -268,3 +273,35 @@ def test_the_defaults_are_documented_in_help(capsys):
                                                                 "default 0.25")):
         assert option in text
         assert default in text, (option, default)
+
+
+def test_a_time_budget_stops_an_implementation(tmp_path):
+    # the reference, slowed to 0.05 s a call: its 12 spec calls take longer than 0.3 s
+    out = tmp_path / "gate"
+    status = main(["gate", "--impl", "tests.helpers.sleepy:Sleepy", "--spec", str(MINI_SPEC),
+                   "--no-properties", "--impl-budget", "0.3", "--out", str(out)])
+    assert status == 3, "checks the budget stopped kept the gate from a verdict"
+    records = json.loads((out / "results.json").read_text())["records"]
+    stopped = [r for r in records if r["verdict"] == "not-run"]
+    assert stopped
+    assert all("stopped after its time budget of 0.3 s" in r["reason"] for r in stopped)
+    assert any(r["verdict"] == "conforms" for r in records), "it ran until the budget"
+
+
+def test_progress_counts_a_propertys_causes_once():
+    def record(check: str, case: str = "c") -> Record:
+        return Record(case=case, impl="x", dtype="float64", device="cpu", check=check,
+                      verdict=Verdict.DIVERGES, features=[])
+
+    records = [record("value", "a"), record("gradient", "a"), record("value", "b"),
+               record("property:shift"), record("property:shift", "d"),
+               record("property:permutation"), record("inputs"), record("robustness")]
+    assert _steps(records) == 4  # two cases, two properties
+
+
+def test_the_pytest_plugin_takes_the_limits(tmp_path):
+    found = subprocess.run([sys.executable, "-m", "pytest", "--help"], cwd=tmp_path,
+                           capture_output=True, text=True, check=False, timeout=120)
+    for option in ("--ce-timeout-factor", "--ce-timeout-floor", "--ce-max-faults",
+                   "--ce-memory-limit"):
+        assert option in found.stdout, option

@@ -7,7 +7,6 @@ from __future__ import annotations
 import ctypes
 import multiprocessing
 import os
-import threading
 import time
 from typing import Any
 
@@ -261,17 +260,6 @@ class RejectsSumAfterInvalidTargets(PoisonedByInvalidTargets):
         finally:
             self.poisoned = False
         return result
-
-
-class DiesWhileIdle(_Faulty):
-    """Answers, then its process exits a moment later, between calls (pebble's "All workers
-    expired")."""
-
-    name = "dies-while-idle"
-
-    def _fault(self, input: Any, reduction: str) -> Any:
-        threading.Timer(0.2, os._exit, (3,)).start()
-        return None
 
 
 class DiesOnLoad(_Faulty):
