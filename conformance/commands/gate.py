@@ -107,6 +107,7 @@ def main(args: argparse.Namespace) -> int:
     plan = plan_from(args, spec.load_spec(spec_path, exclude=args.exclude) + extra,
                      default_dtypes=())
     if args.results is not None:
+        finish_logs(plan, None)  # nothing runs: no worker writes there
         impl_name, records = recorded(args.results, name, plan, spec.spec_hash(spec_path))
         described = None
     else:
