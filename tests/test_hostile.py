@@ -23,7 +23,9 @@ import pytest
 from conformance import session
 from conformance.cli import main
 from conformance.commands.run import _steps
+from conformance.isolation import isolate
 from conformance.limits import Limits
+from conformance.properties import run_properties
 from conformance.results import Record
 from conformance.session import Plan
 from conformance.spec import load_spec
@@ -215,10 +217,11 @@ def test_a_plugin_that_returns_garbage(tmp_path, plugin):
 
 @pytest.mark.slow
 def test_a_bad_return_is_a_bad_return_in_the_properties_too():
-    plan = Plan(cases=(), profile="ci", max_examples=1, limits=FAST)
-    (result,) = session.run([FAULTY + "ReturnsNoneAlways"], plan)
-    relations = [r for r in result.records if r.check in ("property:shift",
-                                                           "property:differential")]
+    impl = isolate(FAULTY + "ReturnsNoneAlways", limits=FAST)
+    try:
+        relations = run_properties(impl, max_examples=1, only=["shift", "differential"])
+    finally:
+        impl.close()
     assert relations
     for record in relations:
         assert record.outcome == "bad-return", record
