@@ -11,6 +11,7 @@ bound in seconds, the records, and the exit status.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -302,9 +303,19 @@ def test_progress_counts_a_propertys_causes_once():
     assert _steps(records) == 4  # two cases, two properties
 
 
-def test_the_pytest_plugin_takes_the_limits(tmp_path):
-    found = subprocess.run([sys.executable, "-m", "pytest", "--help"], cwd=tmp_path,
-                           capture_output=True, text=True, check=False, timeout=120)
-    for option in ("--ce-timeout-factor", "--ce-timeout-floor", "--ce-max-faults",
-                   "--ce-memory-limit"):
-        assert option in found.stdout, option
+@pytest.mark.slow
+def test_the_pytest_plugin_stops_a_hung_plugin_and_fails_the_rest(tmp_path):
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider",
+                           "--pyargs", "conformance.testsuite", "--ce-spec", str(MINI_SPEC),
+                           "--ce-impl", FAULTY + "HangsAlways", "--ce-no-properties",
+                           "--ce-timeout-floor", str(FLOOR), "--ce-max-faults", "2", "-q",
+                           "-rA"], cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                          capture_output=True, text=True, check=False, timeout=300)
+    out = done.stdout + done.stderr
+    assert done.returncode == 1, out
+    assert time.monotonic() - started < 60
+    assert out.count("timed-out on") == 2, out
+    assert "not run on mini-invalid-target [invalid]: stopped after 2 consecutive timeouts" \
+        in out, out
+    assert " passed" not in out.splitlines()[-1], "a hung plugin passes nothing"
