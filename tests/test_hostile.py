@@ -37,7 +37,7 @@ HELPERS = Path(__file__).parent / "helpers"
 MINI_SPEC = HELPERS / "mini_spec.yaml"
 POISON_SPEC = HELPERS / "poison_spec.yaml"
 FAULTY = "tests.helpers.faulty:"
-FLOOR = 0.5  # seconds: the least time limit of a call in these tests (a first call gets 6x)
+FLOOR = 1.0  # seconds: the least time limit of a call in the hang tests (a first call 6x)
 FAST = Limits(timeout_floor=FLOOR)
 
 
@@ -47,8 +47,9 @@ def _importable_helpers(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # the runs' log folders land here
 
 
-def _plan(spec: Path = MINI_SPEC, limits: Limits = FAST, **options: object) -> Plan:
-    return Plan(cases=tuple(load_spec(spec)), limits=limits, **options)  # type: ignore[arg-type]
+def _plan(spec: Path = MINI_SPEC, limits: Limits | None = None, **options: object) -> Plan:
+    return Plan(cases=tuple(load_spec(spec)), limits=limits or Limits(),  # type: ignore[arg-type]
+                **options)
 
 
 def _gate(tmp_path: Path, plugin: str, *options: str,
@@ -56,8 +57,8 @@ def _gate(tmp_path: Path, plugin: str, *options: str,
     """``gate`` on ``plugin``: its exit status, its duration and its records."""
     out = tmp_path / "gate"
     started = time.monotonic()
-    status = main(["gate", "--impl", FAULTY + plugin, "--spec", str(spec), "--timeout-floor",
-                   str(FLOOR), "--out", str(out), *options])
+    status = main(["gate", "--impl", FAULTY + plugin, "--spec", str(spec), "--out", str(out),
+                   *options])
     seconds = time.monotonic() - started
     records = json.loads((out / "results.json").read_text())["records"] if \
         (out / "results.json").exists() else []
@@ -81,7 +82,8 @@ def reference_alone() -> list[dict[str, object]]:
 @pytest.mark.slow
 def test_a_plugin_that_hangs_on_every_call_is_stopped_beside_the_others(reference_alone):
     started = time.monotonic()
-    reference, hung = session.run(["reference", FAULTY + "HangsAlways"], _plan(), jobs=2)
+    reference, hung = session.run(["reference", FAULTY + "HangsAlways"], _plan(limits=FAST),
+                                  jobs=2)
     seconds = time.monotonic() - started
     # three timeouts (the first call's 6 floors, then a floor each) and three worker starts
     assert seconds < 30, f"a plugin that never returns took {seconds:.0f} s"
@@ -96,8 +98,10 @@ def test_a_plugin_that_hangs_on_every_call_is_stopped_beside_the_others(referenc
     assert not [r for r in hung.records if r.verdict == "conforms"]
 
 
+@pytest.mark.slow
 def test_gate_exits_3_on_a_plugin_that_hangs_on_every_call(tmp_path):
-    status, seconds, records = _gate(tmp_path, "HangsAlways", "--no-properties")
+    status, seconds, records = _gate(tmp_path, "HangsAlways", "--no-properties",
+                                     "--timeout-floor", str(FLOOR))
     assert status == 3
     assert seconds < 30, f"the gate took {seconds:.0f} s on a plugin that never returns"
     assert Counter(r["verdict"] for r in _judged(records)) == {"timed-out": 3, "not-run": 3}
@@ -105,7 +109,8 @@ def test_gate_exits_3_on_a_plugin_that_hangs_on_every_call(tmp_path):
 
 @pytest.mark.slow
 def test_a_plugin_that_hangs_from_its_fourth_call_in_every_worker_is_stopped(tmp_path):
-    status, seconds, records = _gate(tmp_path, "HangsFromFourthCall", "--max-examples", "2")
+    status, seconds, records = _gate(tmp_path, "HangsFromFourthCall", "--max-examples", "2",
+                                     "--timeout-floor", str(FLOOR))
     assert status == 3
     # three workers, each: three calls, one floor of waiting, a fresh worker for the rerun
     assert seconds < 60, f"the gate took {seconds:.0f} s"
@@ -218,7 +223,7 @@ def test_a_plugin_that_returns_garbage(tmp_path, plugin):
 
 @pytest.mark.slow
 def test_a_bad_return_is_a_bad_return_in_the_properties_too():
-    impl = isolate(FAULTY + "ReturnsNoneAlways", limits=FAST)
+    impl = isolate(FAULTY + "ReturnsNoneAlways")
     try:
         relations = run_properties(impl, max_examples=1, only=["shift", "differential"])
     finally:
