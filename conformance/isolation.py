@@ -10,9 +10,16 @@ contract and forwards every call:
 * every call gets arrays of its own (they are pickled into the worker), so nothing the
   implementation does to them reaches the harness or another implementation; ``invoke`` also
   compares them after the call with a copy taken before it and reports which were written into;
-* a call that outlives ``timeout`` seconds raises ``TimedOut``; its worker is killed;
+* a call that outlives its time limit raises ``TimedOut``; its worker is killed. The limit
+  adapts to the call, and a memory limit holds each worker (``conformance.limits``); an
+  allocation past it raises ``OutOfMemory`` and the worker is replaced;
 * a worker that dies (an exit, a signal) raises ``Crashed`` naming the exit code or signal; the
-  pool starts a fresh worker (which loads the implementation again), so the run goes on;
+  pool starts a fresh worker (which loads the implementation again), so the run goes on; a
+  failure of the pool itself ("All workers expired") is a ``Crashed`` too, never a traceback;
+* a fault, or a raise on a call that must not raise, in a worker whose earlier calls could have
+  broken it is rerun in a fresh worker before it counts (``IsolatedImplementation.invoke``);
+* after too many faults the circuit breaker (``conformance.limits.Breaker``) stops the
+  implementation: every later call raises ``Stopped`` at once (its checks are ``not-run``);
 * a call that raises a CUDA error which poisons its process (torch's device-side assert for an
   out-of-range target) is recorded as what it is, a raise, and its worker is replaced, so the
   following calls get a fresh CUDA context;
@@ -391,7 +398,7 @@ class _Worker:
         except Exception as exc:  # the pool itself failed ("All workers expired", ...)
             self._rebuild()
             raise Crashed(None, f"the worker pool failed: {type(exc).__name__}: "
-                                f"{str(exc)[:200]}") from None
+                                f"{str(exc)[:300]}") from None
 
     def _rebuild(self) -> None:
         with contextlib.suppress(Exception):
@@ -425,7 +432,13 @@ def _signature(what: Fault | _Raised) -> str:
     again after a fresh worker confirmed it is not rerun."""
     text = f"{what.verdict}: {what}" if isinstance(what, Fault) else \
         f"{what.type_name}: {what.message.strip().splitlines()[0] if what.message.strip() else ''}"
-    return "".join("#" if ch.isdigit() else ch for ch in text)[:200]
+    return "".join("#" if ch.isdigit() else ch for ch in text)[:300]
+
+
+#: Reruns of raises in a fresh worker that may repeat the raise in a row before raises are no
+#: longer rerun: an implementation whose failures a fresh worker confirms this many times in a
+#: row does not poison its process (each rerun costs a worker start: 8 s for TensorFlow).
+RAISE_RERUNS = 3
 
 
 class IsolatedImplementation:
@@ -449,6 +462,7 @@ class IsolatedImplementation:
         self._confirmed: set[str] = set()  # failures a fresh worker showed again
         self._slowest = 0.0  # the slowest call it completed, in seconds
         self._warm_up = True  # a worker's first call gets the warm-up allowance
+        self._raise_reruns_left = RAISE_RERUNS  # reruns of raises that may still change nothing
 
     def available(self) -> str | None:
         """Why the implementation cannot run here, or ``None``."""
@@ -482,7 +496,7 @@ class IsolatedImplementation:
         limit = self.limits.call_limit(reference_seconds, self._slowest, first)
         left = self.breaker.remaining()
         if left is not None:
-            limit = max(min(limit, left), 0.1) if limit is not None else max(left, 0.1)
+            limit = max(min(limit, left), 1 / 10) if limit is not None else max(left, 1 / 10)
         return limit
 
     def _once(self, method: str, arguments: Mapping[str, Any],
@@ -517,7 +531,9 @@ class IsolatedImplementation:
         handed invalid input) is rerun in a fresh worker before it counts: an implementation
         that corrupts its process (MLX after out-of-range targets) fails every later call there,
         and those failures are its worker's, not the calls'. The rerun's result is the call's;
-        the worker's failure is kept in ``Invocation.recovered`` (a robustness finding).
+        the worker's failure is kept in ``Invocation.recovered`` (a robustness finding). A
+        failure a rerun repeated is not rerun again, and after ``RAISE_RERUNS`` reruns in a row
+        that repeated their raise, no raise is (until a rerun answers a call).
         """
         stopped = self.breaker.check()
         if stopped:
@@ -536,14 +552,16 @@ class IsolatedImplementation:
                          "the call)",)
         else:
             if isinstance(outcome, _Raised) and not expects_raise and suspect and \
-                    outcome.type_name != "ce:Unsupported" and \
+                    outcome.type_name != "ce:Unsupported" and self._raise_reruns_left and \
                     _signature(outcome) not in self._confirmed:
                 first = outcome
                 self._worker.restart()
                 outcome = self._rerun(method, arguments, reference_seconds)
                 if isinstance(outcome, _Raised) and _signature(outcome) == _signature(first):
                     self._confirmed.add(_signature(outcome))
+                    self._raise_reruns_left -= 1
                 else:
+                    self._raise_reruns_left = RAISE_RERUNS
                     recovered = (f"{first.type_name}: {first.message.splitlines()[0]} (after "
                                  f"an earlier failing or invalid call in its worker; a fresh "
                                  "worker answered the call)"[:300],)

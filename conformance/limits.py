@@ -38,13 +38,13 @@ __all__ = ["DEFAULT_TIMEOUT", "MAX_FAULTS", "TIMEOUT_FACTOR", "TIMEOUT_FLOOR",
            "WORKER_MEMORY_FRACTION", "Breaker", "Limits", "default_memory", "parse_memory"]
 
 DEFAULT_TIMEOUT = 300.0  # seconds: the most any call may take
-TIMEOUT_FACTOR = 50.0  # times the reference's own time on the same call
-TIMEOUT_FLOOR = 10.0  # seconds: the least any call is given
+TIMEOUT_FACTOR = 50  # times the reference's own time on the same call
+TIMEOUT_FLOOR = 10  # seconds: the least any call is given
 WARMUP_FACTOR = 6  # a worker's first call gets at least this many floors
 SLOWEST_FACTOR = 2  # times the slowest call the implementation completed
 MAX_FAULTS = 3  # consecutive faults after which the implementation is stopped
 HEALTHY_CALLS = 2**7  # calls a worker serves without hanging to reset the hang count
-WORKER_MEMORY_FRACTION = 0.25  # of the machine's memory, per worker
+WORKER_MEMORY_FRACTION = 1 / 4  # of the machine's memory, per worker
 
 
 def default_memory() -> int:

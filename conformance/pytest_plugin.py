@@ -2,13 +2,17 @@
 
     python -m pytest --pyargs conformance.testsuite --ce-impl NAME [--ce-expectations FILE]
         [--ce-dtype D ...] [--ce-device D ...] [--ce-profile ci|explore|large] [--ce-strict]
+        [--ce-timeout S] [--ce-timeout-factor X] [--ce-timeout-floor S] [--ce-max-faults K]
+        [--ce-memory-limit LIMIT]
 
 collects one test per (case, check, dtype, device) of the spec, with the case id in the test id,
 and one per (generated property, dtype, device). So ``-k``, ``-x``, ``--lf``, ``-n auto``
 (pytest-xdist), JUnit and IDE integration work as for any test suite.
 
 * The implementation runs in a worker process of its own (``conformance.isolation``), started
-  once per pytest process (per xdist worker), so a crash or a hang fails one test.
+  once per pytest process (per xdist worker), so a crash or a hang fails one test; the time
+  limits, memory limit and circuit breaker of ``conformance.limits`` apply (a stopped
+  implementation's remaining tests fail as not run).
 * A divergence its expectations file lists is an xfail carrying the entry's reason (strict: it
   must really fail); with ``--ce-strict`` a listed divergence that no longer happens fails.
 * A call the implementation cannot express is a skip with its reason.
@@ -40,7 +44,17 @@ from conformance.baseline import LazyBaseline
 from conformance.case import Case
 from conformance.checks import discover
 from conformance.expectations import FINDINGS, Expectations, expectations_for
-from conformance.isolation import DEFAULT_TIMEOUT, IsolatedImplementation, isolate
+from conformance.isolation import IsolatedImplementation, isolate
+from conformance.limits import (
+    DEFAULT_TIMEOUT,
+    MAX_FAULTS,
+    TIMEOUT_FACTOR,
+    TIMEOUT_FLOOR,
+    WORKER_MEMORY_FRACTION,
+    Limits,
+    default_memory,
+    parse_memory,
+)
 from conformance.properties import PROFILES, profile_cases, property_names, run_properties
 from conformance.results import Record
 from conformance.runner import Runner
@@ -68,7 +82,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="fail when a listed divergence no longer happens")
     group.addoption("--ce-spec", metavar="FILE", type=Path, help="spec file (default: built in)")
     group.addoption("--ce-timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
-                    help="time limit per call (0: none)")
+                    help="the most any call may take (default %(default)g; 0: no limit)")
+    group.addoption("--ce-timeout-factor", type=float, default=TIMEOUT_FACTOR, metavar="X",
+                    help="a call's limit: X times the reference's own time on it, at least "
+                         "--ce-timeout-floor, at most --ce-timeout (default %(default)g; 0: "
+                         "always --ce-timeout)")
+    group.addoption("--ce-timeout-floor", type=float, default=TIMEOUT_FLOOR, metavar="SECONDS",
+                    help="the least time limit of a call (default %(default)g)")
+    group.addoption("--ce-max-faults", type=int, default=MAX_FAULTS, metavar="K",
+                    help="after K consecutive crashes, timeouts or out-of-memory faults, the "
+                         "remaining checks fail as not run (default %(default)s; 0: never)")
+    group.addoption("--ce-memory-limit", default=None, metavar="LIMIT",
+                    help="memory of the implementation's worker: a fraction of the machine's "
+                         f"memory or bytes such as 8G (default {WORKER_MEMORY_FRACTION:g}; 0: "
+                         "no limit)")
     group.addoption("--ce-no-properties", action="store_true",
                     help="spec cases only, no generated properties")
 
@@ -127,7 +154,16 @@ def _resolve(config: pytest.Config) -> _State:
             "ce-conformance: no implementation to check: pass --ce-impl NAME, set "
             f"{ce_config.ENV_IMPL}, or set impl in [tool.ce-conformance] of pyproject.toml")
     try:
-        impl = isolate(chosen.impl, timeout=config.getoption("ce_timeout") or None)
+        memory = config.getoption("ce_memory_limit")
+        limits = Limits(timeout_factor=config.getoption("ce_timeout_factor"),
+                        timeout_floor=config.getoption("ce_timeout_floor"),
+                        max_faults=config.getoption("ce_max_faults"),
+                        memory=default_memory() if memory is None else parse_memory(memory))
+    except ValueError as exc:
+        raise pytest.UsageError(f"ce-conformance: --ce-memory-limit: {exc}") from None
+    try:
+        impl = isolate(chosen.impl, timeout=config.getoption("ce_timeout") or None,
+                       limits=limits)
     except Exception as exc:
         raise pytest.UsageError(f"ce-conformance: {chosen.impl}: {exc}") from None
     reason = impl.available()
@@ -231,6 +267,9 @@ def _judge(request: pytest.FixtureRequest, state: _State, record: Record) -> Non
     annotated = state.expectations.annotate([record])
     if record.verdict == Verdict.UNSUPPORTED:
         pytest.skip(record.reason or "unsupported")
+    if record.verdict == Verdict.NOT_RUN:  # the circuit breaker stopped it: no pass
+        pytest.fail(f"{record.impl} not run on {record.case} [{record.check}]: "
+                    f"{record.reason}", pytrace=False)
     if record.verdict in FINDINGS:
         if record.expected_reason:
             request.node.add_marker(pytest.mark.xfail(

@@ -105,9 +105,10 @@ def describe(exc: BaseException) -> str:
 
 @dataclass
 class CallTally:
-    """Per (implementation, dtype, device): the calls made, those that wrote into their
-    inputs, and the faults (crashes, timeouts, bad returns). It gives the two records that
-    every run has for each: ``inputs`` and, when nothing failed hard, ``robustness``."""
+    """Per (implementation, dtype, device): the calls that completed (returned or raised),
+    those that wrote into their inputs, the faults (crashes, timeouts, out-of-memory, bad
+    returns) and the worker failures a rerun undid. It gives the two records that every run
+    has for each: ``inputs`` and ``robustness`` (conforming when nothing failed hard)."""
 
     calls: dict[tuple[str, str, str], int] = field(default_factory=dict)
     writes: dict[tuple[str, str, str], list[tuple[Case, str, tuple[str, ...]]]] = \
@@ -165,7 +166,7 @@ class CallTally:
                       check=Check.ROBUSTNESS, verdict=verdict, outcome=outcome,
                       features=["robustness", f"dtype-{dtype}"],
                       reason=f"its worker failed on {len(recovered)} of {calls} calls that a "
-                             f"fresh worker then answered; first: {first}"[:600],
+                             f"fresh worker then answered; first: {first}"[:300],
                       location=case.location or None)
 
     @staticmethod
@@ -275,7 +276,7 @@ class Context:
                                 {**arguments, "dtype": self.dtype, "device": self.device},
                                 reference_seconds=self.runner.seconds(case, self.dtype),
                                 expects_raise=expects_raise)
-        except Stopped:
+        except Fault:  # no call completed: nothing to say about its inputs
             raise
         except Exception as exc:
             self.runner.tally.note(key, case, method, mutated_by(exc), recovered_by(exc))

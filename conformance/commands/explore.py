@@ -9,11 +9,13 @@ from pathlib import Path
 
 from rich.console import Console
 
-import implementations
 from conformance import spec
 from conformance.commands.options import positive
+from conformance.isolation import Fault, IsolatedImplementation, isolate
 from conformance.properties import PROFILES, promote, property_names, run_properties
 from conformance.results import Record
+from conformance.session import check_names
+from conformance.vocabulary import FAULT_VERDICTS
 from implementations.base import ALL_DTYPES
 
 
@@ -38,14 +40,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    """Run the explore profile; exit 1 when something diverges, else 0."""
+    """Run the explore profile; exit 1 when something diverges or faulted, else 0."""
     console = Console()
     if args.promote_to is not None:  # before the search: a file findings cannot go into
         _check_spec(args.promote_to)
-    impl = implementations.load(args.impl)
+    impl = _isolated(args.impl)  # in a worker of its own: a crash or a hang is a record
     dtype = args.dtype or (PROFILES[args.profile].dtypes or ("float64",))[0]
-    records = run_properties(impl, profile=args.profile, dtype=dtype, device=args.device,
-                             seed=args.seed, only=args.property, max_examples=args.max_examples)
+    try:
+        records = run_properties(impl, profile=args.profile, dtype=dtype, device=args.device,
+                                 seed=args.seed, only=args.property,
+                                 max_examples=args.max_examples)
+    finally:
+        impl.close()
     seed = records[0].seed if records else args.seed
     console.print(f"explored {impl.name} ({dtype}, {args.device}, profile {args.profile}) "
                   f"with seed {seed}")
@@ -57,7 +63,20 @@ def main(args: argparse.Namespace) -> int:
             case_id = promote(record.as_dict(), args.promote_to)
             if case_id:
                 console.print(f"promoted {case_id} to {args.promote_to}")
-    return 1 if found else 0
+    faulted = [r for r in records if r.verdict in FAULT_VERDICTS or r.verdict == "not-run"]
+    return 1 if found or faulted else 0
+
+
+def _isolated(name: str) -> IsolatedImplementation:
+    """``name`` loaded in a worker of its own, with the default limits (``conformance.limits``);
+    a worker that cannot even start is a one-line error."""
+    from conformance.cli import CliError
+
+    check_names([name])  # an unknown name is the usual one-line error
+    try:
+        return isolate(name)
+    except Fault as exc:
+        raise CliError(f"{name}: its worker failed while loading it: {exc}") from None
 
 
 def _check_spec(path: Path) -> None:

@@ -5,8 +5,10 @@ is new, known and fixed, and exits with a status that says which.
 Exit status (``EXIT_STATUS``): 0 conforms (apart from listed divergences); 1 a new divergence,
 or with ``--strict`` a listed divergence that is fixed or matches nothing; 2 a usage error
 (unknown implementation, framework not installed, malformed expectations file or spec);
-3 the implementation crashed or timed out on a check (and no entry lists it), or nothing ran
-(e.g. a device it does not have: a missing device is not a pass).
+3 faults kept checks from a verdict: the implementation crashed, timed out, ran out of memory or
+returned something that is not an array on a check (and no entry lists it), the circuit breaker
+stopped it (``--max-faults``, ``--impl-budget``: its remaining checks are not-run), or nothing
+ran (e.g. a device it does not have: a missing device is not a pass).
 The verdict is deterministic: records are sorted, and the ``ci`` profile is derandomized.
 
 With ``--results FILE`` the gate runs nothing: it judges the implementation's records in the
@@ -30,6 +32,7 @@ from conformance import config as ce_config
 from conformance import spec
 from conformance.commands.options import (
     add_run_options,
+    finish_logs,
     plan_from,
     profile_provenance,
     session_names,
@@ -46,13 +49,15 @@ from conformance.report import divergences
 from conformance.report.folder import check_out, check_writable, write_folder
 from conformance.results import Record, document, read_results, write_atomic
 from conformance.session import Plan, run
-from conformance.vocabulary import FAULT_VERDICTS, Check, Origin, Severity, Verdict
+from conformance.vocabulary import FAULT_VERDICTS, Check, Origin, Outcome, Severity, Verdict
 
 EXAMPLES_SHOWN = 5  # checks listed per new cause (all of them are in --junit and --out)
 
 
 EXIT_STATUS = {0: "conforms apart from listed divergences", 1: "a new divergence",
-               2: "usage error", 3: "a crash or timeout, or nothing ran"}
+               2: "usage error",
+               3: "a crash, timeout, out-of-memory or non-array return, checks stopped by "
+                  "--max-faults, or nothing ran"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -88,7 +93,7 @@ def main(args: argparse.Namespace) -> int:
     (name,) = session_names([args.impl])
     if args.expectations is not None:  # a bad file is a usage error before any work
         try:
-            load_expectations(args.expectations, missing_ok=False)
+            load_expectations(args.expectations, declared_name(name), missing_ok=False)
         except ExpectationsError as exc:
             raise CliError(str(exc)) from None
     if args.junit is not None:
@@ -102,15 +107,26 @@ def main(args: argparse.Namespace) -> int:
     plan = plan_from(args, spec.load_spec(spec_path, exclude=args.exclude) + extra,
                      default_dtypes=())
     if args.results is not None:
+        finish_logs(plan, None)  # nothing runs: no worker writes there
         impl_name, records = recorded(args.results, name, plan, spec.spec_hash(spec_path))
         described = None
     else:
         every = 1 if PROFILES[args.profile].scaled else PROGRESS_EVERY
-        (result,) = run([name], plan, jobs=1, progress=_progress(name, every))
+        try:
+            (result,) = run([name], plan, jobs=1, progress=_progress(name, every))
+        except BaseException:
+            finish_logs(plan, None)
+            raise
+        note = finish_logs(plan, result.records)
+        if note:
+            print(f"gate {name}: {note}", file=sys.stderr)
         if result.skipped:
             raise CliError(f"{args.impl} cannot run here: {result.skipped}")
         described = result.described
-        assert described is not None
+        if described is None:  # its worker failed while loading it: no check could run
+            why = "; ".join(r.reason or "" for r in result.records) or "it did not load"
+            print(f"gate {name}: nothing ran: {why}", file=sys.stderr)
+            return 3
         missing = [d for d in plan.devices if d not in described.devices]
         if missing:
             print(f"gate {described.name}: nothing ran: it has no {', '.join(missing)} device "
@@ -223,12 +239,31 @@ def _planned(record: Record, plan: Plan, case_ids: set[str]) -> bool:
 
 
 def _status(annotated: Annotated, strict: bool) -> int:
-    """3 for an unlisted crash or timeout, or when no check ran; else the expectations' 0/1."""
-    if not any(r.verdict in (Verdict.CONFORMS, Verdict.DIVERGES) for r in annotated.records):
+    """3 when faults kept checks from a verdict: an unlisted crash, timeout, out-of-memory or
+    garbage returned, a check the circuit breaker stopped, or no check that ran at all; else
+    the expectations' 0/1."""
+    if not any(r.verdict in (Verdict.CONFORMS, Verdict.DIVERGES) and
+               r.outcome != Outcome.BAD_RETURN for r in annotated.records):
         return 3
-    if any(r.verdict in FAULT_VERDICTS for r in annotated.new):
+    if any(r.verdict in FAULT_VERDICTS or r.outcome == Outcome.BAD_RETURN
+           for r in annotated.new):
+        return 3
+    if any(r.verdict == Verdict.NOT_RUN for r in annotated.records):
         return 3
     return annotated.exit_status(strict=strict)
+
+
+def declared_name(name: str) -> str | None:
+    """The name an implementation will report, known before loading it: a registered name is
+    its own; a ``module:attr`` says it in its ``name`` attribute (``None`` when it does not)."""
+    if ":" not in name:
+        return name
+    module, _, attr = name.partition(":")
+    try:
+        own = getattr(getattr(importlib.import_module(module), attr, None), "name", None)
+    except Exception:
+        return None
+    return own if isinstance(own, str) else None
 
 
 # --- the readable summary ---------------------------------------------------------------------
@@ -249,7 +284,8 @@ def print_summary(annotated: Annotated, name: str, dtypes: Sequence[str],
           f"{len(annotated.new)} new findings ({_causes(len(new))}), "
           f"{len(annotated.known)} known ({_causes(len(known))}), "
           f"{verdicts['unsupported']} unsupported, "
-          f"{verdicts['crashed'] + verdicts['timed-out']} crashed or timed out\n")
+          f"{verdicts['crashed'] + verdicts['timed-out'] + verdicts['out-of-memory']} crashed, "
+          f"timed out or ran out of memory, {verdicts['not-run']} not run\n")
     for note in notes:
         write(f"note: {note}\n")
     for line in severity_lines(new, known):

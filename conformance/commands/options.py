@@ -4,16 +4,28 @@ from __future__ import annotations
 
 import argparse
 import math
+import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from conformance.case import Case
 from conformance.data import packaged_path
-from conformance.isolation import DEFAULT_TIMEOUT
+from conformance.limits import (
+    DEFAULT_TIMEOUT,
+    MAX_FAULTS,
+    TIMEOUT_FACTOR,
+    TIMEOUT_FLOOR,
+    WORKER_MEMORY_FRACTION,
+    Limits,
+    default_memory,
+    parse_memory,
+)
 from conformance.properties import PROFILES
+from conformance.results import Record
 from conformance.session import Plan, check_names, default_jobs
 from conformance.spec import spec_hash
+from conformance.vocabulary import FAULT_VERDICTS, Outcome, Verdict
 from implementations import registry
 from implementations.base import ALL_DTYPES
 
@@ -24,6 +36,31 @@ def _seconds(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text} is not a number of seconds; give seconds, "
                                          "or 0 for no limit")
     return value
+
+
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text} is negative; give a count, or 0 for never")
+    return value
+
+
+def _memory(text: str) -> str:
+    try:
+        parse_memory(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def limits_from(args: argparse.Namespace) -> Limits:
+    """The ``Limits`` the options describe (``conformance.limits``)."""
+    budget = getattr(args, "impl_budget", None)
+    return Limits(timeout=args.timeout or None, timeout_factor=args.timeout_factor,
+                  timeout_floor=args.timeout_floor, max_faults=args.max_faults,
+                  memory=default_memory() if args.memory_limit is None else
+                  parse_memory(args.memory_limit),
+                  budget=budget or None)
 
 
 def positive(text: str) -> int:
@@ -60,8 +97,31 @@ def add_run_options(parser: argparse.ArgumentParser, *, default_dtypes: str) -> 
                              "reach the terminal; by default it goes to a log file per "
                              "implementation, named at the end")
     parser.add_argument("--timeout", type=_seconds, default=DEFAULT_TIMEOUT, metavar="SECONDS",
-                        help="time limit per call; a call past it is recorded as timed-out and "
-                             "its worker restarted (default %(default)g; 0: no limit)")
+                        help="the most any call may take; a call past its limit is recorded as "
+                             "timed-out and its worker restarted (default %(default)g; 0: no "
+                             "limit at all)")
+    parser.add_argument("--timeout-factor", type=_seconds, default=TIMEOUT_FACTOR,
+                        metavar="X",
+                        help="a call's limit is X times the reference's own time on it, at "
+                             "least --timeout-floor (and a worker's first call 6 floors), at "
+                             "most --timeout (default %(default)g; 0: every call gets "
+                             "--timeout)")
+    parser.add_argument("--timeout-floor", type=_seconds, default=TIMEOUT_FLOOR,
+                        metavar="SECONDS",
+                        help="the least time limit of a call (default %(default)g)")
+    parser.add_argument("--max-faults", type=_count, default=MAX_FAULTS, metavar="K",
+                        help="stop an implementation after K consecutive crashes, timeouts or "
+                             "out-of-memory faults (or K workers in a row hung after a few "
+                             "calls): its remaining checks are recorded not-run (default "
+                             "%(default)s; 0: never stop)")
+    parser.add_argument("--memory-limit", type=_memory, default=None, metavar="LIMIT",
+                        help="memory per implementation worker: a fraction of the machine's "
+                             f"memory or bytes (8G); past it a call is out-of-memory and the "
+                             f"worker replaced (default {WORKER_MEMORY_FRACTION:g}, "
+                             f"{default_memory() / 2**30:.1f} GiB here; 0: no limit)")
+    parser.add_argument("--impl-budget", type=_seconds, default=None, metavar="SECONDS",
+                        help="time budget per implementation: past it its remaining checks are "
+                             "recorded not-run (default: none)")
 
 
 def plan_from(args: argparse.Namespace, cases: Sequence[Case], *,
@@ -71,19 +131,26 @@ def plan_from(args: argparse.Namespace, cases: Sequence[Case], *,
     return Plan(cases=tuple(cases), dtypes=tuple(args.dtype or default_dtypes),
                 devices=tuple(args.device or ("cpu",)), gradients=not args.no_gradients,
                 profile=None if args.no_properties else args.profile, seed=args.seed,
-                timeout=args.timeout or None, max_examples=args.max_examples,
+                timeout=args.timeout or None, limits=limits_from(args),
+                max_examples=args.max_examples,
                 log_dir=None if args.show_output else
                 tempfile.mkdtemp(prefix="ce-conformance-logs-"))
 
 
-def logs_note(plan: Plan) -> str | None:
-    """Where the implementations' own output went, when any was written."""
+def finish_logs(plan: Plan, records: Iterable[Record] | None) -> str | None:
+    """Keep the folder of the implementations' own output only when a check faulted (crashed,
+    hung, ran out of memory, or was stopped), and say where it is; else remove it."""
     if plan.log_dir is None:
         return None
-    written = [p for p in Path(plan.log_dir).glob("*.log") if p.stat().st_size]
-    if not written:
+    folder = Path(plan.log_dir)
+    faulted = sorted({r.impl for r in records or () if r.verdict in FAULT_VERDICTS or
+                      r.verdict == Verdict.NOT_RUN or r.outcome == Outcome.BAD_RETURN})
+    written = [p.name for p in sorted(folder.glob("*.log")) if p.stat().st_size]
+    if not faulted or not written:
+        shutil.rmtree(folder, ignore_errors=True)
         return None
-    return f"the implementations' own output (framework logs, warnings): {plan.log_dir}/"
+    return (f"{', '.join(faulted)} faulted; the implementations' own output (framework logs, "
+            f"warnings, tracebacks) is kept in {folder}/ ({', '.join(written)})")
 
 
 def session_names(requested: Sequence[str] | None) -> list[str]:

@@ -19,7 +19,7 @@ from rich.table import Table
 from conformance import spec
 from conformance.commands.options import (
     add_run_options,
-    logs_note,
+    finish_logs,
     plan_from,
     profile_provenance,
     session_names,
@@ -33,7 +33,7 @@ from conformance.report.folder import check_out, write_folder
 from conformance.results import Record, document
 from conformance.session import ImplResult, Plan, run
 from conformance.severity import severity_of
-from conformance.vocabulary import Severity, Verdict
+from conformance.vocabulary import FAULT_VERDICTS, Check, Outcome, Severity, Verdict
 
 DEFAULT_OUT = Path("reports/latest")
 NEW_SHOWN = 20  # new causes listed after the table
@@ -72,7 +72,11 @@ def main(args: argparse.Namespace) -> int:
     for line in left_out:
         console.print(f"[yellow]left out[/] {escape(line)}", highlight=False)
     plan = plan_from(args, cases + extra, default_dtypes=("float64",))
-    results = _run(names, plan, args, console)
+    try:
+        results = _run(names, plan, args, console)
+    except BaseException:
+        finish_logs(plan, None)
+        raise
     records = [r for result in results for r in result.records]
     for result in results:  # mark known divergences with their recorded reasons
         if result.described is not None:
@@ -90,7 +94,7 @@ def main(args: argparse.Namespace) -> int:
                    skipped)
     write_folder(args.out, doc)
     _summary(records, Console())
-    note = logs_note(plan)
+    note = finish_logs(plan, records)
     if note:
         console.print(escape(note), highlight=False)
     console.print(f"report written to {escape(str(args.out))}/")
@@ -146,6 +150,7 @@ def _run(names: list[str], plan: Plan, args: argparse.Namespace,
         tasks = {name: bar.add_task(escape(name[:40]), total=per_impl, counts="")
                  for name in names}
         counts: dict[str, Counter[str]] = defaultdict(Counter)
+        last: dict[str, str] = {}
 
         def progress(name: str, verdict: str, check: str) -> None:
             task = tasks.get(name)
@@ -155,9 +160,13 @@ def _run(names: list[str], plan: Plan, args: argparse.Namespace,
             c = counts[name]
             text = (f"[green]{c['conforms']} ok[/] [red]{c['diverges']} diverge[/] "
                     f"[dim]{c['unsupported']} unsupported[/]")
-            if c["crashed"] or c["timed-out"]:
-                text += f" [bold red]{c['crashed'] + c['timed-out']} crashed/timed out[/]"
-            bar.update(task, advance=_advance(check), counts=text)
+            faults = c["crashed"] + c["timed-out"] + c["out-of-memory"]
+            if faults:
+                text += f" [bold red]{faults} crashed/timed out/out of memory[/]"
+            if c["not-run"]:
+                text += f" [bold red]{c['not-run']} not run[/]"
+            bar.update(task, advance=_advance(check, last.get(name)), counts=text)
+            last[name] = check
 
         return run(names, plan, jobs=args.jobs, progress=progress)
 
@@ -165,10 +174,19 @@ def _run(names: list[str], plan: Plan, args: argparse.Namespace,
 PLAIN_EVERY = 50  # checks between the plain progress lines of one implementation
 
 
-def _advance(check: str) -> int:
+def _advance(check: str, previous: str | None = None) -> int:
     """What a record adds to its implementation's count of checks (gradients, the inputs
-    check and robustness ride along with the value check of their case)."""
-    return 0 if check in ("gradient", "inputs", "robustness") else 1
+    check and robustness ride along with the value check of their case; a property's causes
+    after its first, which follow it, with the first: ``previous`` is the record before)."""
+    if check in ("gradient", "inputs", "robustness"):
+        return 0
+    return 0 if check.startswith("property:") and check == previous else 1
+
+
+def _steps(records: list[Record]) -> int:
+    """The checks ``records`` count for (``_advance``)."""
+    return sum(_advance(r.check, p.check if p else None)
+               for p, r in zip([None, *records], records, strict=False))
 
 
 class PlainProgress:
@@ -180,6 +198,7 @@ class PlainProgress:
         self.console = console
         self.counts: dict[str, Counter[str]] = defaultdict(Counter)
         self.checks: Counter[str] = Counter()
+        self.last: dict[str, str] = {}  # the check of each implementation's last record
         self.finished: set[str] = set()
         self.start = time.monotonic()
         self.lock = threading.Lock()  # events and results arrive on two threads
@@ -196,8 +215,10 @@ class PlainProgress:
             if not self.counts[name]:
                 self._line(f"{name}: started")
             self.counts[name][verdict] += 1
-            self.checks[name] += _advance(check)
-            if _advance(check) and self.checks[name] % PLAIN_EVERY == 0:
+            step = _advance(check, self.last.get(name))
+            self.last[name] = check
+            self.checks[name] += step
+            if step and self.checks[name] % PLAIN_EVERY == 0:
                 self._line(f"{name}: {self.checks[name]}/{self.per_impl} checks; results "
                            f"{_verdicts(self.counts[name])}")
 
@@ -210,15 +231,16 @@ class PlainProgress:
                 self._line(f"{result.requested}: skipped: {result.skipped}")
                 return
             verdicts = Counter(str(r.verdict) for r in result.records)
-            checks = sum(_advance(r.check) for r in result.records)
+            checks = _steps(result.records)
             self._line(f"{name}: finished: {checks} checks; results {_verdicts(verdicts)}")
 
 
 def _verdicts(counts: Counter[str]) -> str:
     text = f"{counts['conforms']} ok, {counts['diverges']} diverge, " \
            f"{counts['unsupported']} unsupported"
-    faults = counts["crashed"] + counts["timed-out"]
-    return text + (f", {faults} crashed/timed out" if faults else "")
+    faults = counts["crashed"] + counts["timed-out"] + counts["out-of-memory"]
+    text += f", {faults} crashed/timed out/out of memory" if faults else ""
+    return text + (f", {counts['not-run']} not run" if counts["not-run"] else "")
 
 
 def _clock(seconds: float) -> str:
@@ -243,7 +265,11 @@ def _summary(records: list[Record], console: Console) -> None:
         found = Counter((g.severity, g.known) for g in groups if g.impl == impl)
         severities = sorted({sev for sev, _ in found}, key=lambda s: s.rank)
         first = [escape(impl[:60]), str(len(mine)), str(conform)]
-        if Severity.WRONG_ON_VALID not in severities:
+        faulted = fault_line(mine)
+        if faulted:
+            table.add_row(*first, f"[bold red]{escape(faulted)}[/]", "", "")
+            first = ["", "", ""]
+        elif Severity.WRONG_ON_VALID not in severities:
             table.add_row(*first, "[green]nothing silently wrong on valid input[/]", "", "")
             first = ["", "", ""]
         for sev in severities:
@@ -261,6 +287,25 @@ def _summary(records: list[Record], console: Console) -> None:
                       f"e.g. {escape(g.minimal.case)})", highlight=False)
     if len(fresh) > NEW_SHOWN:
         console.print(f"... and {len(fresh) - NEW_SHOWN} more new causes; see the report")
+
+
+def fault_line(records: list[Record]) -> str | None:
+    """What leads an implementation's summary when faults kept most of its checks from a
+    verdict (crashes, hangs, out-of-memory, garbage returned, checks not run), else ``None``:
+    then "nothing silently wrong on valid input" would say nothing."""
+    judged = [r for r in records if r.check not in (Check.INPUTS, Check.ROBUSTNESS) and
+              r.verdict != Verdict.UNSUPPORTED]
+    faulted = [r for r in judged if r.verdict in FAULT_VERDICTS or r.verdict == Verdict.NOT_RUN
+               or r.outcome == Outcome.BAD_RETURN]
+    if not faulted or 2 * len(faulted) < len(judged):
+        return None
+    kinds = Counter("not run" if r.verdict == Verdict.NOT_RUN else
+                    "returned no array" if r.outcome == Outcome.BAD_RETURN else str(r.verdict)
+                    for r in faulted)
+    stopped = next((r.reason for r in faulted if r.verdict == Verdict.NOT_RUN and r.reason), "")
+    line = f"FAULTED on {len(faulted)} of {len(judged)} checks (" + \
+        ", ".join(f"{n} {k}" for k, n in kinds.most_common()) + "): no verdict on those"
+    return line + (f"; {stopped}" if stopped else "")
 
 
 def _impl_order(records: list[Record], groups: list[divergences.Group]) -> list[str]:
