@@ -58,7 +58,7 @@ from typing import Any
 
 import numpy as np
 
-from conformance.case import Case
+from conformance.case import Case, Convention
 from implementations.base import DEFAULT_IGNORE_INDEX, REDUCTIONS, Array, class_axis_of
 
 __all__ = ["CONSTRAINTS", "DIMENSIONS", "Constraint", "Dimension", "Gap", "Table",
@@ -219,7 +219,31 @@ def case_of(row: Row) -> Case:
                 ignore_index=ignore_index, reduction=levels["reduction"],
                 label_smoothing=SMOOTHING if levels["smoothing"] == "positive" else 0.0,
                 source="covering array (conformance.coverage)", tags=("covering",),
-                note=describe(tuple(enumerate(row))))
+                note=describe(tuple(enumerate(row))),
+                conventions=_conventions(levels, shape))
+
+
+def _conventions(levels: Mapping[str, str], shape: tuple[int, ...]) -> tuple[Convention, ...]:
+    """The spec's named alternatives at the edges a row reaches, as the spec declares them on
+    its own cases of those edges (empty-batch-*, seed-empty-prob-*, all-ignored-mean): a mean
+    over nothing (0 or -0.0 for NaN), an empty batch left unreduced (its per-row losses), and
+    +0.0 for the -0.0 of an empty sum of probability products."""
+    empty = levels["empty"] == "yes"
+    reduction = levels["reduction"]
+    found = []
+    if reduction == "mean" and (empty or levels["ignore"] == "all"):
+        found += [Convention("zero for an empty mean", ("value",), value=np.array(0.0)),
+                  Convention("negative zero for an empty mean", ("value",),
+                             value=np.array(-0.0))]
+    if empty and reduction != "none":
+        axis = class_axis_of(shape)
+        rows = np.zeros(shape[:axis] + shape[axis + 1:])
+        found.append(Convention("passes an empty batch through unreduced", ("value",),
+                                value=rows))
+    if empty and reduction == "sum" and levels["target"] == "probabilities":
+        found.append(Convention("positive zero for an empty sum", ("value",),
+                                value=np.array(0.0)))
+    return tuple(found)
 
 
 def _softmax(z: Array, axis: int) -> Array:
