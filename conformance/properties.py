@@ -78,15 +78,20 @@ class Profile:
     dtypes: tuple[str, ...] | None = None  # run in these when none is asked for (None: float64)
     spec: str | None = None  # a spec file of its own, loaded next to the main one
     shrink: bool = True  # whether a failing example is shrunk
+    #: the strength of the covering array run next to the spec (``conformance.coverage``):
+    #: every t-tuple of structural levels an implementation supports; None: no covering cases
+    t: int | None = None
 
 
 PROFILES: dict[str, Profile] = {
     "ci": Profile("ci", 36, 10, 5, {"max_classes": 5, "max_batch": 3, "max_extra_dims": 2,
                                      "max_side": 2, "max_elements": 36,
-                                     "interior_smoothings": (0.1, 0.5)}, True, True, causes=3),
+                                     "interior_smoothings": (0.1, 0.5)}, True, True, causes=3,
+                  t=3),
     "explore": Profile("explore", 400, 150, 40, {"max_classes": 20000, "max_batch": 8,
                                                   "max_extra_dims": 3, "max_side": 4,
-                                                  "max_elements": 40000}, False, causes=4),
+                                                  "max_elements": 40000}, False, causes=4,
+                       t=4),
     "large": Profile("large", 6, 0, 0, {"min_classes": 4097}, True, causes=2, scaled=True,
                      properties=("differential",), dtypes=("float16", "bfloat16", "float32"),
                      spec="large.yaml", shrink=False),
@@ -492,6 +497,8 @@ def promote(record: dict[str, Any], spec_path: str | Path) -> str | None:
     entry["source"] = f"generated (seed {seed})" if seed is not None else \
         "generated (derandomized profile)"
     entry["tags"] = ["generated"]
+    if record.get("origin") == "covering":  # a row of the covering array keeps its source
+        entry["source"], entry["tags"] = case_spec["source"], ["covering"]
     entry["note"] = f"found by {record.get('check')} on {record.get('impl')}: " \
                     f"{record.get('reason') or ''}".strip()[:400]
     dumped = yaml.safe_dump([entry], sort_keys=False, default_flow_style=None, width=100)

@@ -134,14 +134,19 @@ def _jsonable(obj: Any) -> Any:
 
 
 def document(records: list[Record], provenance: dict[str, Any],
-             skipped: dict[str, str] | None = None) -> dict[str, Any]:
-    """The ``results.json`` document: provenance, skipped implementations, records."""
-    return {
+             skipped: dict[str, str] | None = None,
+             coverage: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The ``results.json`` document: provenance, skipped implementations, records, and (from a
+    run with covering cases) the coverage tables (``conformance.coverage.Table.as_dict``)."""
+    doc = {
         "schema_version": SCHEMA_VERSION,
         "provenance": provenance,
         "skipped": dict(skipped or {}),
         "records": [r.as_dict() for r in records],
     }
+    if coverage:
+        doc["coverage"] = coverage
+    return doc
 
 
 def write_atomic(path: Path, text: str) -> None:

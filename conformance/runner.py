@@ -307,7 +307,7 @@ class Context:
                  allowed: Array, cmp: tolerance.Comparison,
                  reason: str | None = None) -> Record:
         """The record of a value or gradient compared with the reference: it conforms within
-        the bound unless it is far less accurate than torch on the same spec case
+        the bound unless it is far less accurate than torch on the same spec or covering case
         (``conformance.baseline``); ``reason`` replaces the diverging reason."""
         if not cmp.ok:
             shared = self._shared_with_torch(case, check, actual, expected, allowed)
@@ -331,7 +331,7 @@ class Context:
     def _versus_torch(self, case: Case, check: Check, actual: Array, expected: Array,
                       allowed: Array) -> Versus | None:
         baseline = self.runner.baseline
-        if baseline is None or self.runner.origin is not Origin.SPEC:
+        if baseline is None or self.runner.origin is Origin.GENERATED:
             return None
         out = baseline.output(case, self.dtype, self.device)
         if out is None:

@@ -1,11 +1,13 @@
 """One conformance run: the only place that loads implementations and runs their checks.
 
-``run(names, plan)`` runs every spec case (and, with ``plan.profile``, the generated properties)
-on each implementation in every dtype and device of the plan. Each implementation is one *job*:
-it loads the implementation in a worker process of its own (``conformance.isolation``), so a
-crash, a hang or a write into its inputs costs only its own records. With ``jobs > 1`` the jobs
-run side by side in spawned processes; the records come back in the order the names were given,
-and each job is deterministic on its own, so the merged result does not depend on ``jobs``.
+``run(names, plan)`` runs every spec case (and, with ``plan.profile``, the cases of a t-wise
+covering array of the structural space the implementation supports, ``conformance.coverage``,
+then the generated properties) on each implementation in every dtype and device of the plan.
+Each implementation is one *job*: it loads the implementation in a worker process of its own
+(``conformance.isolation``), so a crash, a hang or a write into its inputs costs only its own
+records. With ``jobs > 1`` the jobs run side by side in spawned processes; the records come back
+in the order the names were given, and each job is deterministic on its own, so the merged
+result does not depend on ``jobs``.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import implementations
+from conformance import coverage
 from conformance.baseline import AHEAD_LIMIT, LazyBaseline, Outputs
 from conformance.baseline import NAME as BASELINE
 from conformance.baseline import compute as compute_baseline
@@ -33,7 +36,7 @@ from conformance.isolation import DEFAULT_TIMEOUT, Crashed, Fault, isolate, load
 from conformance.limits import Limits
 from conformance.results import Record
 from conformance.runner import CallTally, Runner
-from conformance.vocabulary import Check, Outcome, Verdict
+from conformance.vocabulary import Check, Origin, Outcome, Verdict
 from implementations.base import (
     ALL_DTYPES,
     Implementation,
@@ -41,6 +44,7 @@ from implementations.base import (
     UnknownImplementationError,
     available_reason,
     dtypes_of,
+    unsupported_reason,
 )
 
 __all__ = ["Described", "ImplResult", "Plan", "Selection", "Skipped", "check_names",
@@ -102,6 +106,7 @@ class ImplResult:
     records: list[Record] = field(default_factory=list)
     skipped: str | None = None
     described: Described | None = None
+    coverage: list[coverage.Table] = field(default_factory=list)  # per dtype and device
 
 
 # --- names ------------------------------------------------------------------------------------
@@ -156,7 +161,9 @@ def _job(name: str, plan: Plan, events: _Events | None) -> ImplResult:
         reason = impl.available()
         if reason:
             return ImplResult(name, skipped=reason, described=described)
-        return ImplResult(name, _run_loaded(impl, plan, events), described=described)
+        tables: list[coverage.Table] = []
+        records = _run_loaded(impl, plan, events, tables)
+        return ImplResult(name, records, described=described, coverage=tables)
     except Exception as exc:  # the harness failed on this implementation: say so, go on
         fault = Crashed(None, f"the harness failed on it: {type(exc).__name__}: {exc}"[:300])
         return ImplResult(name, records=[_load_fault(name, fault, plan, "running")])
@@ -178,27 +185,33 @@ def _load_fault(name: str, exc: Fault, plan: Plan, doing: str = "loading") -> Re
                   features=["robustness"], reason=f"{doing} the implementation: {exc}")
 
 
-def _run_loaded(impl: Implementation, plan: Plan, events: _Events | None) -> list[Record]:
+def _run_loaded(impl: Implementation, plan: Plan, events: _Events | None,
+                tables: list[coverage.Table] | None = None) -> list[Record]:
     tally = CallTally()
     lazy = LazyBaseline(plan.timeout) if plan.versus_torch and plan.baseline is None and \
         impl.name != BASELINE else None
     runner = Runner(gradients=plan.gradients, tally=tally, baseline=plan.baseline or lazy)
     try:
-        return _run_plan(impl, plan, runner, events)
+        return _run_plan(impl, plan, runner, events, tables if tables is not None else [])
     finally:
         if lazy is not None:
             lazy.close()
 
 
-def _run_plan(impl: Implementation, plan: Plan, runner: Runner,
-              events: _Events | None) -> list[Record]:
+def _run_plan(impl: Implementation, plan: Plan, runner: Runner, events: _Events | None,
+              tables: list[coverage.Table]) -> list[Record]:
     tally = runner.tally
     records: list[Record] = []
+    t = covering_strength(plan)
     for dtype in plan.dtypes or dtypes_of(impl):
         for device in plan.devices:
             context = runner.context(impl, dtype, device)
             found = [r for case in plan.cases for r in _announced(context.run_case(case),
                                                                    events)]
+            if t is not None:
+                covered, table = _covering(impl, plan, runner, (dtype, device), t, found)
+                found += _announced(covered, events)
+                tables.append(table)
             if plan.profile:
                 found += _announced(_properties(impl, plan, dtype, device, tally), events)
             records += found + tally.records(impl.name, dtype, device,
@@ -215,6 +228,43 @@ def _diagnose(impl: Implementation, plan: Plan, records: list[Record]) -> None:
     cases = {case.id: case for case in plan.cases}
     for device in plan.devices:
         diagnose(impl, [r for r in records if r.device == device], cases, device)
+
+
+def covering_strength(plan: Plan) -> int | None:
+    """The ``t`` of the plan's covering array: its profile's (``None``: no covering cases)."""
+    if not plan.profile:
+        return None
+    from conformance.properties import PROFILES
+
+    return PROFILES[plan.profile].t
+
+
+def _covering(impl: Implementation, plan: Plan, runner: Runner, where: tuple[str, str], t: int,
+              spec_records: list[Record]) -> tuple[list[Record], coverage.Table]:
+    """The records of the covering cases of ``impl`` in one dtype and device (the t-tuples its
+    spec cases left out), and its coverage table."""
+    dtype, device = where
+    unsupported = coverage.unsupported_rows(
+        lambda case: unsupported_reason(impl, case.call(dtype, device)))
+    cases = {case.id: case for case in plan.cases}
+    spec_rows = [row for r in spec_records if _exercised(r) and r.case in cases
+                 if (row := coverage.levels_of(cases[r.case])) is not None]
+    context = replace(runner, origin=Origin.COVERING).context(impl, dtype, device)
+    records: list[Record] = []
+    ran: list[coverage.Row] = []
+    for row in coverage.covering_rows(t, unsupported, spec_rows):
+        found = context.run_case(coverage.case_of(row))
+        records += found
+        if any(_exercised(r) for r in found):
+            ran.append(row)
+    table = coverage.table(impl.name, dtype, device, t, unsupported, spec_rows, ran)
+    return records, table
+
+
+def _exercised(record: Record) -> bool:
+    """Whether the value check of a case ran (whatever it found)."""
+    return record.check == Check.VALUE and record.verdict not in (Verdict.UNSUPPORTED,
+                                                                  Verdict.NOT_RUN)
 
 
 def _properties(impl: Implementation, plan: Plan, dtype: str, device: str,
@@ -239,7 +289,8 @@ def run_spec(impls: Iterable[Implementation], cases: Sequence[Case], dtypes: Seq
              baseline: Outputs | None = None) -> list[Record]:
     """The plan on implementation objects in this process, without isolation: for tests and
     for a plugin author's own test suite, where the object is at hand (``baseline``: torch's
-    outputs to compare accuracy with, ``conformance.baseline.compute``; none by default)."""
+    outputs to compare accuracy with, ``conformance.baseline.compute``; none by default).
+    With ``profile``, the covering cases run too (their tables are not returned here)."""
     plan = Plan(tuple(cases), tuple(dtypes), tuple(devices), gradients, profile, seed,
                 versus_torch=baseline is not None, baseline=baseline)
     return [r for impl in impls for r in _run_loaded(impl, plan, _Direct(progress))]
@@ -382,13 +433,17 @@ def _stop(pool: ProcessPoolExecutor) -> None:
 
 
 def with_baseline(plan: Plan) -> Plan:
-    """``plan`` with torch's outputs on its cases (``conformance.baseline``), unless it has
-    them, does not compare with torch, or its cases are too large to hold (``AHEAD_LIMIT``)."""
+    """``plan`` with torch's outputs on its cases and the covering array's candidates
+    (``conformance.baseline``), unless it has them, does not compare with torch, or its cases
+    are too large to hold (``AHEAD_LIMIT``)."""
     if not plan.versus_torch or plan.baseline is not None or not plan.cases:
         return plan
     if sum(case.input.size for case in plan.cases) > AHEAD_LIMIT:
         return plan  # too much to hold and send to every job: each asks torch as it goes
-    outputs = compute_baseline(plan.cases, plan.dtypes or ALL_DTYPES, plan.devices,
+    cases = list(plan.cases)
+    if covering_strength(plan) is not None:  # any feasible row may be one job's covering case
+        cases += coverage.candidate_cases()
+    outputs = compute_baseline(cases, plan.dtypes or ALL_DTYPES, plan.devices,
                                timeout=plan.timeout)
     return replace(plan, baseline=outputs)
 

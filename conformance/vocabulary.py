@@ -81,6 +81,7 @@ class Origin(StrEnum):
 
     SPEC = "spec"
     GENERATED = "generated"
+    COVERING = "covering"  # a row of the t-wise covering array (``conformance.coverage``)
 
 
 class Check(StrEnum):

@@ -233,6 +233,8 @@ def _planned(record: Record, plan: Plan, case_ids: set[str]) -> bool:
         return False
     if record.origin == Origin.GENERATED:
         return plan.profile is not None
+    if record.origin == Origin.COVERING:  # the profile's covering cases (conformance.coverage)
+        return plan.profile is not None and (plan.gradients or record.check != Check.GRADIENT)
     if record.check in (Check.INPUTS, Check.ROBUSTNESS):
         return True
     return record.case in case_ids and (plan.gradients or record.check != Check.GRADIENT)

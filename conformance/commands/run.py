@@ -28,6 +28,7 @@ from conformance.data import packaged_path
 from conformance.expectations import Expectations, expectations_for, load_expectations
 from conformance.properties import PROFILES, profile_cases, property_names
 from conformance.provenance import provenance
+from conformance.report import coverage as coverage_report
 from conformance.report import divergences
 from conformance.report.folder import check_out, write_folder
 from conformance.results import Record, document
@@ -87,13 +88,16 @@ def main(args: argparse.Namespace) -> int:
     for name, reason in skipped.items():
         console.print(f"[yellow]skipped[/] {escape(name)}: {escape(reason)}")
     described = [result.described for result in results if result.described is not None]
+    tables = [table.as_dict() for result in results for table in result.coverage]
     doc = document(records, provenance(described, spec.spec_hash(spec_path),
                                        profile=args.profile, seed=args.seed,
                                        dtypes=list(plan.dtypes), devices=list(plan.devices),
                                        **profile_provenance(plan.profile)),
-                   skipped)
+                   skipped, tables)
     write_folder(args.out, doc)
     _summary(records, Console())
+    for line in coverage_report.summary_lines(tables):
+        Console().print(f"coverage {escape(line)}", highlight=False)
     note = finish_logs(plan, records)
     if note:
         console.print(escape(note), highlight=False)

@@ -32,28 +32,34 @@ def problems(doc: Any) -> list[str]:
 
 
 def merge(docs: list[dict[str, Any]]) -> dict[str, Any]:
-    """One document: records concatenated and de-duplicated by key (the later one wins);
-    provenance ``{"merged": [...]}``; an implementation that ran in any document is not
-    skipped."""
+    """One document: records (and coverage tables) concatenated and de-duplicated by key (the
+    later one wins); provenance ``{"merged": [...]}``; an implementation that ran in any
+    document is not skipped."""
     versions = sorted({doc.get("schema_version") for doc in docs}, key=str)
     if len(versions) > 1:
         raise MergeError(f"cannot merge results of schema versions {versions}")
     records: dict[tuple[Any, ...], dict[str, Any]] = {}
     skipped: dict[str, str] = {}
     provenance: list[dict[str, Any]] = []
+    coverage: dict[tuple[Any, ...], dict[str, Any]] = {}
     for doc in docs:
         for record in doc.get("records", []):
             records[_key(record)] = record
+        for table in doc.get("coverage", []):
+            coverage[tuple(table.get(k) for k in ("impl", "dtype", "device"))] = table
         skipped.update(doc.get("skipped", {}))
         prov = doc.get("provenance", {})
         provenance += prov.get("merged", [prov])
     ran = {record["impl"] for record in records.values()}
-    return {
+    merged = {
         "schema_version": versions[0] if versions else 1,
         "provenance": {"merged": provenance},
         "skipped": {impl: reason for impl, reason in sorted(skipped.items()) if impl not in ran},
         "records": list(records.values()),
     }
+    if coverage:
+        merged["coverage"] = list(coverage.values())
+    return merged
 
 
 def _key(record: dict[str, Any]) -> tuple[Any, ...]:

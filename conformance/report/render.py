@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ import jinja2
 from markupsafe import Markup
 
 from conformance.report import accuracy, divergences, matrix, plots
+from conformance.report import coverage as coverage_report
 from conformance.report.matrix import Cell
 from conformance.report.values import clip, fmt, number, shorten, summary_text
 from conformance.results import Record, read_results, write_atomic
@@ -41,6 +42,9 @@ class Report:
     groups: list[divergences.Group]
     accuracy: list[accuracy.Row]
     notes: dict[str, int]  # the Markdown matrix's footnotes: text -> number
+    coverage: list[coverage_report.Row] = field(default_factory=list)  # none: not measured
+    coverage_infeasible: list[coverage_report.Gap] = field(default_factory=list)
+    coverage_unsupported: list[coverage_report.Unsupported] = field(default_factory=list)
 
     def note(self, cell: Cell) -> int | None:
         """The footnote number of ``cell``'s details, if it has any."""
@@ -57,7 +61,8 @@ def build(doc: dict[str, Any]) -> Report:
     texts = [note_text(cell) for row in table.rows for cell in row.cells]
     notes = {text: n for n, text in enumerate(dict.fromkeys(t for t in texts if t), start=1)}
     return Report(provenance_lines(prov), skipped, records, table, groups,
-                  accuracy.table(records, table.columns), notes)
+                  accuracy.table(records, table.columns), notes, coverage_report.rows(doc),
+                  coverage_report.infeasible(doc), coverage_report.unsupported(doc))
 
 
 def requested_dtypes(prov: dict[str, Any]) -> set[str] | None:
