@@ -387,8 +387,8 @@ def plainness(record: Record, case: Case | None) -> tuple[int, int, int, str]:
         case is not None and value_traits(case.input, case.weight,
                                           case.target if case.target_kind == "probabilities"
                                           else None))
-    rank = 3 if hostile else 0 if record.case.startswith("seed-") else \
-        1 if record.origin is Origin.SPEC else 2
+    rank = 4 if hostile else 0 if record.case.startswith("seed-") else \
+        1 if record.origin is Origin.SPEC else 2 if record.origin is Origin.COVERING else 3
     size = case.input.size if case is not None else math.inf
     return (rank, len(record.features), int(min(size, 2 ** 62)), record.case)
 

@@ -170,8 +170,8 @@ def plain_order(record: Record) -> tuple[int, int, int, str, str, str]:
     hostile one (non-finite, huge or subnormal values); then the smallest input."""
     hostile = record.case.startswith("hostile-") or any(
         trait in (record.signature or "") for trait in TRAITS)
-    rank = 3 if hostile else 0 if record.case.startswith("seed-") else \
-        1 if record.origin == Origin.SPEC else 2
+    rank = 4 if hostile else 0 if record.case.startswith("seed-") else \
+        1 if record.origin == Origin.SPEC else 2 if record.origin == Origin.COVERING else 3
     return (rank, input_size(record), len(record.repro or ""), record.case, record.dtype,
             record.device)
 
