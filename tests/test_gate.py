@@ -68,6 +68,7 @@ SUM_ENTRY = """\
 """
 
 
+@pytest.mark.slow  # the whole canonical spec
 def test_reference_conforms_on_the_canonical_spec(capsys):
     status, out, _ = gate(capsys, "--impl", "reference")
     assert status == 0, out

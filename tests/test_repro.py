@@ -33,6 +33,8 @@ from conformance.spec import load_spec
 from implementations import reference as ref
 from tests.helpers.snippets import Ran, run_snippets
 
+pytestmark = pytest.mark.slow  # a worker and an interpreter per implementation (its framework)
+
 ROOT = Path(__file__).resolve().parent.parent
 CASES = {case.id: case for case in load_spec()}
 TIMEOUT_S = 600  # a TensorFlow import alone can take tens of seconds on a loaded machine

@@ -35,6 +35,8 @@ from conformance.spec import load_spec
 from implementations import registry
 from tests.helpers.snippets import Ran, run_snippets
 
+pytestmark = pytest.mark.slow  # an interpreter per implementation, each importing its framework
+
 ROOT = Path(__file__).resolve().parent.parent
 PUBLISHED = ROOT / "reports" / "published" / "results.json"
 TIMEOUT = 900  # one interpreter for all of an implementation's snippets (keras: 11)
