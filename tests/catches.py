@@ -5,10 +5,11 @@
 For every wrong-on-purpose class (those in ``tests/helpers/``, ``examples/broken-plugin`` and
 the test modules, listed in ``WRONG`` below), a scratch copy of the repository gets that one
 class *repaired*: rebound, right after the last class of its file, to a subclass of the
-reference with the same ``name`` and ``dtypes`` (so it loads the same way, ``module:attr``
-included, and computes what torch computes). The test files that name the class or its helper
-module then run on that copy, and every test that fails is a test that catches the wrong
-implementation. A class no test fails on is *not caught*: its tests could not fail.
+reference with the same ``name`` and ``dtypes``, its results in the dtype asked for (so it
+loads the same way, ``module:attr`` included, and computes what torch computes). The test
+files that name the class or its helper module then run on that copy, and every test that
+fails is a test that catches the wrong implementation. A class no test fails on is *not
+caught*: its tests could not fail.
 
 Run it before and after a change to the tests (``--at COMMIT`` checks the tests of a commit
 instead of the working tree); the two tables must list the same classes as caught. It prints a
@@ -64,8 +65,23 @@ NOT_WRONG = {"MarkupName": "its fault is its name (rich markup), which a repair 
 NARROW = {"tests/test_repro.py": "WrongSum"}
 
 REPAIR = """
+import numpy as _catches_np
+from implementations._dtypes import numpy_dtype as _catches_dtype
 from implementations.reference import ReferenceImplementation as _CatchesReference
-{name} = type({name!r}, (_CatchesReference,), {{"name": {name}.name, "dtypes": getattr(
+
+
+class _CatchesRepaired(_CatchesReference):
+    def cross_entropy(self, *args, dtype="float64", **kwargs):
+        value = super().cross_entropy(*args, dtype=dtype, **kwargs)
+        return _catches_np.asarray(value).astype(_catches_dtype(dtype))
+
+    def value_and_grad(self, *args, dtype="float64", **kwargs):
+        value, grad = super().value_and_grad(*args, dtype=dtype, **kwargs)
+        return (_catches_np.asarray(value).astype(_catches_dtype(dtype)),
+                _catches_np.asarray(grad).astype(_catches_dtype(dtype)))
+
+
+{name} = type({name!r}, (_CatchesRepaired,), {{"name": {name}.name, "dtypes": getattr(
     {name}, "dtypes", _CatchesReference.dtypes), "__module__": __name__}})
 """
 

@@ -97,7 +97,8 @@ def test_an_exit_on_the_third_call_is_the_workers_not_the_calls(beside_faults):
     checks = [r for r in faulty.records if r.check in ("value", "invalid")]
     assert all(r.verdict == "conforms" for r in checks), checks
     (crashed,) = [r for r in faulty.records if r.verdict == "crashed"]
-    assert crashed.check == "robustness" and crashed.case == "mini-3x4-sum", crashed
+    assert crashed.check == "robustness", crashed
+    assert crashed.case == "mini-3x4-sum", crashed
     assert "failed on 2 of 6 calls that a fresh worker then answered" in (crashed.reason or "")
     assert "exited with status 1 (after 2 calls in its worker" in (crashed.reason or "")
 
