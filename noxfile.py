@@ -4,7 +4,7 @@
     nox -s backend                          # every group (the example plugins' too)
     nox -s matrix                           # every published group, then one merged report
     nox -s "gate(impl='torch')"             # pass/fail one implementation on its expectations
-    nox -s tests lint typecheck             # the harness itself
+    nox -s tests lint typecheck             # the harness itself (tests: -- -m "not slow")
 
 The groups, their implementations, extras and plugins come from ``implementations/registry.py``
 (read here without importing the project, which nox's own environment does not have).
@@ -109,10 +109,11 @@ def gate(session: nox.Session, impl: str) -> None:
 
 @nox.session(venv_backend=PIP_ONLY)
 def tests(session: nox.Session) -> None:
-    """Test the harness itself (torch and onnxruntime installed; others skip)."""
+    """Test the harness itself (torch and onnxruntime installed; others skip), one pytest
+    worker per core (a ``-n`` in the arguments wins; ``-m "not slow"`` is the quick run)."""
     session.install(*_constraints(), ".[dev,torch,onnx]")
     session.run("ce-conformance", "list")
-    session.run("pytest", *session.posargs)
+    session.run("pytest", "-n", "auto", *session.posargs)
 
 
 @nox.session

@@ -36,6 +36,25 @@ def wrong(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, s
     return gate(capsys, "--impl", WRONG, "--spec", MINI_SPEC, *args)
 
 
+@pytest.fixture(scope="module")
+def wrong_results(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One run of ``WrongSum`` on the mini spec, for the tests of how an expectations file is
+    judged (``gate --results``: the same verdicts as a gate that runs, shown in
+    ``tests/test_gate_results.py``; a gate that runs is tested above and below)."""
+    out = tmp_path_factory.mktemp("wrong") / "report"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.syspath_prepend(str(ROOT))  # the worker imports the helper by module:attr
+        assert main(["run", "--quiet", "--impl", WRONG, "--spec", str(MINI_SPEC),
+                     "--no-properties", "--no-gradients", "--out", str(out)]) == 0
+    return out / "results.json"
+
+
+def judged(capsys: pytest.CaptureFixture[str], results: Path,
+           *args: str | Path) -> tuple[int, str, str]:
+    """``wrong`` judged from the records of ``wrong_results`` instead of a run of its own."""
+    return wrong(capsys, "--results", results, *args)
+
+
 def write(tmp_path: Path, text: str) -> Path:
     path = tmp_path / "expectations.yaml"
     path.write_text(text, encoding="utf-8")
@@ -49,6 +68,7 @@ SUM_ENTRY = """\
 """
 
 
+@pytest.mark.slow  # the whole canonical spec
 def test_reference_conforms_on_the_canonical_spec(capsys):
     status, out, _ = gate(capsys, "--impl", "reference")
     assert status == 0, out
@@ -101,41 +121,41 @@ def test_new_findings_are_grouped_across_dtypes_most_severe_first():
         text.index("silently accepts invalid input: 1 new (1 check), 0 known") < wrong
 
 
-def test_a_listed_divergence_passes(capsys, tmp_path):
+def test_a_listed_divergence_passes(capsys, tmp_path, wrong_results):
     path = write(tmp_path, "implementation: wrong-sum\ndivergences:\n" + SUM_ENTRY)
-    status, out, _ = wrong(capsys, "--expectations", path, "--strict")
+    status, out, _ = judged(capsys, wrong_results, "--expectations", path, "--strict")
     assert status == 0, out
     assert "known divergences: 2 checks, covered by 1 entries" in out
     assert "NEW DIVERGENCE" not in out
 
 
-def test_a_fixed_divergence_is_reported_and_fails_when_strict(capsys, tmp_path):
+def test_a_fixed_divergence_is_reported_and_fails_when_strict(capsys, tmp_path, wrong_results):
     fixed = """\
   - select: {check: value, case: "mini-3x4-mean"}
     reason: "was wrong once"
 """
     path = write(tmp_path, "divergences:\n" + SUM_ENTRY + fixed)
-    status, out, _ = wrong(capsys, "--expectations", path)
+    status, out, _ = judged(capsys, wrong_results, "--expectations", path)
     assert status == 0, out
     assert f"FIXED (warning): {path}:5:" in out
-    status, out, _ = wrong(capsys, "--expectations", path, "--strict")
+    status, out, _ = judged(capsys, wrong_results, "--expectations", path, "--strict")
     assert status == 1
     assert f"FIXED (error): {path}:5:" in out
 
 
-def test_an_unmatched_entry_is_reported(capsys, tmp_path):
+def test_an_unmatched_entry_is_reported(capsys, tmp_path, wrong_results):
     stale = """\
   - select: {case: "no-such-case-*"}
     reason: "a case that was renamed"
 """
     path = write(tmp_path, "divergences:\n" + SUM_ENTRY + stale)
-    status, out, _ = wrong(capsys, "--expectations", path)
+    status, out, _ = judged(capsys, wrong_results, "--expectations", path)
     assert status == 0
     assert f"UNMATCHED (warning): {path}:5: {{case=no-such-case-*}}" in out
-    assert wrong(capsys, "--expectations", path, "--strict")[0] == 1
+    assert judged(capsys, wrong_results, "--expectations", path, "--strict")[0] == 1
 
 
-def test_entries_for_checks_left_out_are_not_judged(capsys, tmp_path):
+def test_entries_for_checks_left_out_are_not_judged(capsys, tmp_path, wrong_results):
     left_out = """\
   - select: {dtype: float32, case: "mini-3x4-*"}
     reason: "only in float32"
@@ -145,7 +165,7 @@ def test_entries_for_checks_left_out_are_not_judged(capsys, tmp_path):
     reason: "only in the large profile's own spec (spec/large.yaml), which this run leaves out"
 """
     path = write(tmp_path, "divergences:\n" + SUM_ENTRY + left_out)
-    status, out, _ = wrong(capsys, "--expectations", path, "--strict")
+    status, out, _ = judged(capsys, wrong_results, "--expectations", path, "--strict")
     assert status == 0, out
     assert "3 entries select only checks this run left out" in out
     assert "UNMATCHED" not in out
@@ -272,11 +292,26 @@ def test_a_known_signature_covers_its_generated_finding(capsys, tmp_path):
     assert status == 0, out
 
 
-def test_a_new_signature_in_a_property_with_a_known_one_fails_the_gate(capsys, tmp_path):
+@pytest.fixture(scope="module")
+def padding_results(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One run of ``WrongSumAndPadding`` (spec and properties) that the gates below judge
+    (``gate --results``, which ``tests/test_gate_results.py`` shows judges as a gate that runs):
+    the property search is the slow part, and it is the same for every expectations file."""
+    out = tmp_path_factory.mktemp("padding") / "report"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.syspath_prepend(str(ROOT))  # the worker imports the helper by module:attr
+        assert main(["run", "--quiet", "--impl", TWO_CAUSES + "WrongSumAndPadding", "--spec",
+                     str(MINI_SPEC), "--no-gradients", "--out", str(out)]) == 0
+    return out / "results.json"
+
+
+def test_a_new_signature_in_a_property_with_a_known_one_fails_the_gate(capsys, tmp_path,
+                                                                        padding_results):
     """Both implementations get the sum wrong, and the file knows that cause; the second also
     miscounts padding in a mean: a cause of its own in the same property, which must fail."""
     path = write(tmp_path, signatures(SUM_SIGNATURE))
-    status, out = gate_properties(capsys, "WrongSumAndPadding", "--expectations", path)
+    status, out = gate_properties(capsys, "WrongSumAndPadding", "--expectations", path,
+                                  "--results", padding_results)
     assert status == 1, out
     # one cause: the generated finding and the covering cases that meet the same bug
     assert out.count("NEW wrong on valid input: wrong-sum-and-padding · property:differential, "
@@ -285,5 +320,5 @@ def test_a_new_signature_in_a_property_with_a_known_one_fails_the_gate(capsys, t
     both = write(tmp_path, signatures(SUM_SIGNATURE, PADDING_SIGNATURE) +
                  "  - select: {case: 'cover-*-ii-*', check: value}\n    reason: padding\n")
     status, out = gate_properties(capsys, "WrongSumAndPadding", "--expectations", both,
-                                  "--strict")
+                                  "--strict", "--results", padding_results)
     assert status == 0, out

@@ -54,11 +54,31 @@ FAULTS = {
 }
 
 
+OTHERS = ("ExitsOnThirdCall",)
+
+
+@pytest.fixture(scope="module")
+def beside_faults() -> dict[str, session.ImplResult]:
+    """One run of the reference beside every faulty plugin (each in a worker of its own), by
+    plugin name: what one fault does cannot reach the others' records, so one run shows each."""
+    names = ["reference", *(FAULTY + fault for fault in (*sorted(FAULTS), *OTHERS))]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.syspath_prepend(str(ROOT))  # the workers import the plugins by module:attr
+        results = session.run(names, _plan(timeout=2.0))
+    return {name.removeprefix(FAULTY): result for name, result in zip(names, results,
+                                                                       strict=True)}
+
+
+def test_the_reference_beside_the_faults_is_the_reference_alone(beside_faults,
+                                                                 reference_alone):
+    assert _as_dicts(beside_faults["reference"]) == reference_alone, \
+        "a fault changed the reference's records"
+
+
 @pytest.mark.parametrize("fault", sorted(FAULTS))
-def test_a_fault_costs_only_the_faulty_checks(fault, reference_alone):
+def test_a_fault_costs_only_the_faulty_checks(fault, beside_faults):
     verdict, text = FAULTS[fault]
-    reference, faulty = session.run(["reference", FAULTY + fault], _plan(timeout=2.0))
-    assert _as_dicts(reference) == reference_alone, f"{fault} changed the reference's records"
+    faulty = beside_faults[fault]
     values = {r.case: r for r in faulty.records if r.check == "value"}
     for case, record in values.items():
         expected = verdict if case in SUMMED else "conforms"
@@ -70,15 +90,15 @@ def test_a_fault_costs_only_the_faulty_checks(fault, reference_alone):
     assert invalid.verdict == "conforms", f"{fault} lost a check it did not break"
 
 
-def test_an_exit_on_the_third_call_is_the_workers_not_the_calls(reference_alone):
-    reference, faulty = session.run(["reference", FAULTY + "ExitsOnThirdCall"], _plan())
-    assert _as_dicts(reference) == reference_alone
+def test_an_exit_on_the_third_call_is_the_workers_not_the_calls(beside_faults):
+    faulty = beside_faults["ExitsOnThirdCall"]
     # the third call of a worker exits; rerun in a fresh worker (its first call) it answers,
     # so every check conforms and one robustness record says what the worker did
     checks = [r for r in faulty.records if r.check in ("value", "invalid")]
     assert all(r.verdict == "conforms" for r in checks), checks
     (crashed,) = [r for r in faulty.records if r.verdict == "crashed"]
-    assert crashed.check == "robustness" and crashed.case == "mini-3x4-sum", crashed
+    assert crashed.check == "robustness", crashed
+    assert crashed.case == "mini-3x4-sum", crashed
     assert "failed on 2 of 6 calls that a fresh worker then answered" in (crashed.reason or "")
     assert "exited with status 1 (after 2 calls in its worker" in (crashed.reason or "")
 
@@ -94,6 +114,7 @@ def test_writing_into_the_input_is_a_finding_and_reaches_no_one_else(reference_a
     assert inputs.repro
 
 
+@pytest.mark.slow  # two runs, six workers
 def test_the_merged_records_do_not_depend_on_jobs():
     names = ["reference", FAULTY + "WritesIntoInput", FAULTY + "Segfaults"]
     one = session.run(names, _plan(), jobs=1)

@@ -1,6 +1,11 @@
 """Plugins: discovery through the entry-point group and ``module:attribute``, and the two
 example plugins under ``examples/`` (onnxruntime conforms apart from its listed divergences;
-broken must fail its gate)."""
+broken must fail its gate).
+
+Each example plugin's gate runs the canonical spec once, loaded by ``module:attribute``; the
+test of the installed plugins shows that a gate reaches them through their entry points, on
+the small spec ``tests/helpers/mini_spec.yaml`` (the spec run itself is the same code).
+"""
 
 from __future__ import annotations
 
@@ -19,6 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 BROKEN = EXAMPLES / "broken-plugin"
 ORT = EXAMPLES / "onnxruntime-plugin"
+MINI_SPEC = ROOT / "tests" / "helpers" / "mini_spec.yaml"
 
 
 def fake_distribution(site: Path, name: str, target: str) -> None:
@@ -65,14 +71,15 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_installed_plugins_gate_through_their_entry_points(installed, monkeypatch, capsys):
     monkeypatch.syspath_prepend(str(installed))
     assert {"broken", "onnxruntime"} <= set(implementations.known_names())
-    status = main(["gate", "--impl", "broken", "--no-properties", "--dtype", "float64"])
+    mini = ["--no-properties", "--spec", str(MINI_SPEC)]
+    status = main(["gate", "--impl", "broken", *mini, "--dtype", "float64"])
     out = capsys.readouterr().out
     assert status == 1
-    assert "NEW DIVERGENCE invalid-target-out-of-range [invalid, float64, cpu]: " \
+    assert "NEW DIVERGENCE mini-invalid-target [invalid, float64, cpu]: " \
            "target-out-of-range: silently returned a finite number instead of raising" in out
     assert "FAIL: " in out
     if _has_onnxruntime():
-        status = main(["gate", "--impl", "onnxruntime", "--no-properties", "--dtype", "float32",
+        status = main(["gate", "--impl", "onnxruntime", *mini, "--dtype", "float32",
                        "--expectations", str(ORT / "expectations.yaml")])
         out = capsys.readouterr().out
         assert status == 0, out
@@ -118,6 +125,7 @@ def test_onnxruntime_agrees_with_the_reference_in_float32(monkeypatch):
     assert unbatched.shape == ()
 
 
+@pytest.mark.slow  # the canonical spec in three dtypes, with torch's outputs beside
 def test_onnxruntime_gate_passes_with_its_expectations(monkeypatch, capsys):
     pytest.importorskip("onnxruntime")
     pytest.importorskip("onnx")

@@ -190,6 +190,7 @@ def test_promote_appends_a_loadable_case(tmp_path: Path) -> None:
         "generated (derandomized profile)"
 
 
+@pytest.mark.slow  # two full ci searches, in workers
 def test_distinct_causes_do_not_depend_on_jobs(monkeypatch: pytest.MonkeyPatch) -> None:
     """The search for further causes is as deterministic as the first: ``-j 1`` and ``-j 2``
     (workers side by side) give the same records, every cause included."""

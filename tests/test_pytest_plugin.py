@@ -134,6 +134,7 @@ def test_a_plugin_authors_own_suite_collects_it_with_one_module(tmp_path):
     assert "12 passed" in done.stdout, done.stdout  # its own test and the suite's 11
 
 
+@pytest.mark.slow  # the whole canonical spec, in a pytest of its own
 def test_the_broken_example_plugin_fails_for_its_two_bugs(tmp_path):
     broken = ROOT / "examples" / "broken-plugin"
     status, out = _pytest(tmp_path, "--ce-impl", "ce_conformance_broken:BrokenImplementation",

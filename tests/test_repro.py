@@ -1,21 +1,24 @@
-"""Repro snippets run on their own: a diverging record's ``repro`` is executed in a fresh
-interpreter (``sys.executable -c``, cwd and ``PYTHONPATH`` the repository root) and must exit 0
+"""Repro snippets run on their own: a diverging record's ``repro`` is executed as ``__main__``
+in a namespace of its own (``tests.helpers.snippets``: cwd and ``PYTHONPATH`` the repository
+root, one fresh interpreter for the snippets of one implementation) and must run to the end
 and show the divergence: the numbers printed under the implementation's label are the record's
 ``actual`` and differ from those under ``torch:`` (the reference's); where the implementation
 (or, for invalid input, torch) raises, the output says so.
 
 One case per (implementation, check, way of diverging), chosen from the known divergences in
 ``expectations/*.yaml`` and from ``tests.helpers.wrong_impl:WrongSum`` (a plugin loaded by
-``module:attr``: its snippet must load it the same way).
+``module:attr``: its snippet must load it the same way). The records of one implementation
+come from one worker process, as a run makes them, and its tests run on one xdist worker
+(``xdist_group``, see ``tests/conftest.py``), so each framework starts twice per
+implementation (worker and snippets), not twice per test.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +31,13 @@ from conformance.results import Record
 from conformance.runner import Runner
 from conformance.spec import load_spec
 from implementations import reference as ref
+from tests.helpers.snippets import Ran, run_snippets
+
+pytestmark = pytest.mark.slow  # a worker and an interpreter per implementation (its framework)
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES = {case.id: case for case in load_spec()}
-TIMEOUT_S = 240  # a TensorFlow import alone can take tens of seconds on a loaded machine
+TIMEOUT_S = 600  # a TensorFlow import alone can take tens of seconds on a loaded machine
 WRONG_SUM = "tests.helpers.wrong_impl:WrongSum"
 #: what each implementation's snippet imports (torch for the plain call of a value check)
 FRAMEWORKS = {"tensorflow.nn": ("tensorflow",), "keras": ("keras", "tensorflow"),
@@ -57,17 +63,26 @@ NUMBER = re.compile(r"-?(?:\d+\.?\d*(?:e[+-]?\d+)?|nan|inf)")
 
 
 def _params() -> list[Any]:
-    return [pytest.param(name, case_id, check, id=f"{name}-{case_id}-{check}")
+    return [pytest.param(name, case_id, check, id=f"{name}-{case_id}-{check}",
+                         marks=pytest.mark.xdist_group(f"repro-{name}"))
             for name, case_id, check in SNIPPETS]
 
 
-def _diverging_record(name: str, case: Case, check: str) -> Record:
-    impl = isolate(name)  # as a run loads it: a plugin's snippet must load its module:attr
+@functools.cache
+def _records(name: str) -> dict[tuple[str, str], Record]:
+    """Every record of ``name`` on its cases in ``SNIPPETS``, by (case id, check), from one
+    worker process (as a run loads it: a plugin's snippet must load its module:attr)."""
+    impl = isolate(name)
     try:
-        records = {r.check: r for r in Runner().run_case(impl, case)}
+        return {(r.case, r.check): r for case_id in dict.fromkeys(
+                    c for n, c, _ in SNIPPETS if n == name and c in CASES)
+                for r in Runner().run_case(impl, CASES[case_id])}
     finally:
         impl.close()
-    record = records.get(check)
+
+
+def _diverging_record(name: str, case: Case, check: str) -> Record:
+    record = _records(name).get((case.id, check))
     assert record is not None, f"run_case gave no {check} record for {case.id} on {name}"
     assert record.verdict == "diverges", (
         f"Runner().run_case(implementations.load({name!r}), {case.id!r}): the {check} check "
@@ -76,10 +91,15 @@ def _diverging_record(name: str, case: Case, check: str) -> Record:
     return record
 
 
-def _run(snippet: str) -> subprocess.CompletedProcess[str]:
+@functools.cache
+def _ran(name: str) -> dict[tuple[str, str], Ran]:
+    """Every snippet of ``name``'s records in ``SNIPPETS``, run in one fresh interpreter."""
+    keys = [(case_id, check) for n, case_id, check in SNIPPETS if n == name]
+    records = _records(name)
+    snippets = [(records[key].repro or "") if key in records else "" for key in keys]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-c", snippet], cwd=ROOT, env=env, text=True,
-                          capture_output=True, timeout=TIMEOUT_S, check=False)
+    return dict(zip(keys, run_snippets(snippets, cwd=ROOT, env=env, timeout=TIMEOUT_S),
+                    strict=True))
 
 
 def _numbers(text: str) -> list[float]:
@@ -142,11 +162,11 @@ def test_repro_snippet_runs_and_shows_the_divergence(name: str, case_id: str,
     assert case_id in CASES, f"{case_id!r} is not a case of spec/cross_entropy.yaml any more"
     case = CASES[case_id]
     record = _diverging_record(name, case, check)
-    done = _run(record.repro or "")
+    done = _ran(name)[(case_id, check)]
     out = done.stdout + done.stderr
     where = (f"{check} of {case_id} on {name}; rerun: python -c \"$(the record's repro)\" from "
              f"the repository root; snippet:\n{record.repro}\n--- output:\n{out[-2000:]}")
-    assert done.returncode == 0, f"the snippet exited {done.returncode}: {where}"
+    assert done.status == 0, f"the snippet exited {done.status}: {where}"
     if record.outcome == "raises":
         kind = (record.exception or "").split(":")[0]
         assert kind, f"the record names no exception: {record}"

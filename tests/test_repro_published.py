@@ -5,18 +5,22 @@ each (implementation, severity, kind of check) group, the kinds being value, gra
 input and generated (a fresh interpreter per snippet costs seconds, so not every cause).
 Its snippet is rebuilt with today's ``conformance.repro``
 from the record (the spec case by id, a generated one from ``case_spec``), a plugin loaded as
-``module:attr`` from its example folder (as ``--impl module:attr`` would), and run in a fresh
-interpreter from the repository root. It must exit 0 and print the implementation's line and
-torch's. Groups whose frameworks are not installed are skipped.
+``module:attr`` from its example folder (as ``--impl module:attr`` would), and run from the
+repository root. It must run to the end and print the implementation's line and torch's.
+Groups whose frameworks are not installed are skipped.
+
+The snippets of one implementation run in one fresh interpreter, each as ``__main__`` in a
+namespace of its own (``tests.helpers.snippets``): the framework is imported once per
+implementation, not once per snippet, and the tests of one implementation run on one xdist
+worker (``xdist_group``, see ``tests/conftest.py``).
 """
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 import os
-import subprocess
-import sys
 import tempfile
 import tomllib
 from pathlib import Path
@@ -29,10 +33,13 @@ from conformance import repro
 from conformance.case import Case
 from conformance.spec import load_spec
 from implementations import registry
+from tests.helpers.snippets import Ran, run_snippets
+
+pytestmark = pytest.mark.slow  # an interpreter per implementation, each importing its framework
 
 ROOT = Path(__file__).resolve().parent.parent
 PUBLISHED = ROOT / "reports" / "published" / "results.json"
-TIMEOUT = 240
+TIMEOUT = 900  # one interpreter for all of an implementation's snippets (keras: 11)
 INVALID_KINDS = {"property:invalid-weight-wrong-length": "weight-shape",
                  "property:invalid-target-out-of-range": "target-out-of-range",
                  "property:invalid-negative-target": "target-out-of-range"}
@@ -92,13 +99,16 @@ def _from_spec(spec: dict[str, Any]) -> Case:
         os.unlink(handle.name)
 
 
-@pytest.mark.parametrize("record", SAMPLE,
-                         ids=[f"{r['impl']}-{r['check']}-{r['case']}" for r in SAMPLE])
-def test_published_snippet_runs_and_prints_both_values(record: dict[str, Any]) -> None:
-    name = record["impl"]
+def _missing(name: str) -> str | None:
     for module in ("torch", *_modules(name)):
         if importlib.util.find_spec(module) is None:
-            pytest.skip(f"{module} is not installed")
+            return f"{module} is not installed"
+    return None
+
+
+def _snippet(record: dict[str, Any]) -> tuple[str, dict[str, str]]:
+    """The record's snippet as today's ``conformance.repro`` writes it, and its environment."""
+    name = record["impl"]
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     load_as = None
     if (plugin := _plugin(name)) is not None:
@@ -107,9 +117,34 @@ def test_published_snippet_runs_and_prints_both_values(record: dict[str, Any]) -
     check = "gradient" if record["check"] == "gradient" else "value"
     code = repro.snippet(name, _case(record), record["dtype"], record["device"], check,
                          load_as=load_as)
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=TIMEOUT)
-    assert done.returncode == 0, f"the snippet failed:\n{code}\n{done.stderr[-3000:]}"
+    return code, env
+
+
+def _of(name: str) -> list[dict[str, Any]]:
+    return [record for record in SAMPLE if record["impl"] == name]
+
+
+@functools.cache
+def _ran(name: str) -> list[tuple[str, Ran]]:
+    """Every sampled snippet of ``name`` (in ``_of(name)``'s order), run in one fresh
+    interpreter."""
+    built = [_snippet(record) for record in _of(name)]
+    ran = run_snippets([code for code, _ in built], cwd=ROOT, env=built[0][1], timeout=TIMEOUT)
+    return [(code, outcome) for (code, _), outcome in zip(built, ran, strict=True)]
+
+
+def _key(record: dict[str, Any]) -> str:
+    return f"{record['impl']}-{record['check']}-{record['case']}"
+
+
+@pytest.mark.parametrize("record", [pytest.param(r, marks=pytest.mark.xdist_group(r["impl"]))
+                                    for r in SAMPLE], ids=[_key(r) for r in SAMPLE])
+def test_published_snippet_runs_and_prints_both_values(record: dict[str, Any]) -> None:
+    name = record["impl"]
+    if (missing := _missing(name)) is not None:
+        pytest.skip(missing)
+    code, done = _ran(name)[_of(name).index(record)]
+    assert done.status == 0, f"the snippet failed:\n{code}\n{done.stderr[-3000:]}"
     lines = done.stdout.splitlines()
     assert any(line.startswith(f"{name}:") for line in lines), f"no {name} line:\n{done.stdout}"
     assert any(line.startswith("torch:") for line in lines), f"no torch line:\n{done.stdout}"
