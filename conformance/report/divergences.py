@@ -13,7 +13,8 @@ known-divergence reason from the expectations file; dtypes and devices do not sp
 Each group keeps its examples sorted smallest input first, so its first record is the minimal
 case a report shows, and its ``headline`` quotes that record's real numbers (the blanked reason
 is only the grouping key). Its anchor is a hash of the cause, stable across runs as long as the
-cause is. Groups come most severe first, then by implementation (torch first).
+cause is. Groups come most severe first, then by implementation (torch first), then the
+causes plain inputs show before those only hostile values show, then by size of error.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ _TOKEN = re.compile(r"np\.nan|np\.inf|[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 
 GroupKey = tuple[str, str, str, str, str, str, str, str]
 SPEC_IMPL = "torch"  # the specification: its column and groups come first
+HOSTILE_RANK = 4  # ``plain_order``'s rank of a hostile example
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,12 @@ class Group:
         """The reduced example a diagnosed cause was shown on, in spec form."""
         found = (self.minimal.diagnosis or {}).get("example")
         return found if isinstance(found, dict) else None
+
+    @property
+    def hostile(self) -> bool:
+        """Whether every example has hostile values (NaN, inf, huge or subnormal): such a
+        cause comes after the causes plain inputs show, whatever the size of its error."""
+        return all(plain_order(r)[0] == HOSTILE_RANK for r in self.records)
 
     @property
     def magnitude(self) -> float:
@@ -170,7 +178,7 @@ def plain_order(record: Record) -> tuple[int, int, int, str, str, str]:
     hostile one (non-finite, huge or subnormal values); then the smallest input."""
     hostile = record.case.startswith("hostile-") or any(
         trait in (record.signature or "") for trait in TRAITS)
-    rank = 4 if hostile else 0 if record.case.startswith("seed-") else \
+    rank = HOSTILE_RANK if hostile else 0 if record.case.startswith("seed-") else \
         1 if record.origin == Origin.SPEC else 2 if record.origin == Origin.COVERING else 3
     return (rank, input_size(record), len(record.repro or ""), record.case, record.dtype,
             record.device)
@@ -195,7 +203,7 @@ def group(records: Iterable[Record]) -> list[Group]:
             found[_key(record)].append(record)
     groups = [_group(key, members) for key, members in found.items()]
     return sorted(groups, key=lambda g: (g.severity.rank, g.impl != SPEC_IMPL, g.impl, g.known,
-                                         -g.magnitude, g.check, g.cause, g.anchor))
+                                         g.hostile, -g.magnitude, g.check, g.cause, g.anchor))
 
 
 def _group(key: GroupKey, members: list[Record]) -> Group:
