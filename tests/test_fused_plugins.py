@@ -350,3 +350,27 @@ def test_cce_triton_path_still_fails_under_the_interpreter(tmp_path, monkeypatch
                                  "ce_conformance_cce's available() and this test"
     assert "'NoneType' object has no attribute" in done.stderr, done.stderr[-3000:]
     assert "tl_logaddexp" in done.stderr, done.stderr[-3000:]
+
+
+#: cut-cross-entropy's non-Triton path on the CPU: few configurations, so a fresh process stays
+#: below dynamo's recompile limit (past it, fullgraph=True raises: expectations-torch_compile)
+CCE_CPU_CASES = ["seed-3x4-mean", "seed-3x4-ii2-mean", "all-ignored-mean",
+                 "neg-inf-logit-other-class", "invalid-class-target-int32"]
+
+
+@pytest.mark.slow
+def test_cce_torch_compile_path_runs_on_cpu(monkeypatch):
+    """``cut-cross-entropy.torch_compile`` (``impl="torch_compile"``) runs on the CPU and finds
+    nothing its expectations file does not list, its NaN row of the identity classifier
+    included."""
+    installed("cut_cross_entropy")
+    impl = load("cut-cross-entropy.torch_compile", monkeypatch)
+    if impl.available():
+        pytest.skip(impl.available())
+    cases = select_cases(load_spec(), CCE_CPU_CASES)
+    records = run_spec([impl], cases, ["float32"], ["cpu"])
+    annotated = load_expectations(expectations_file(impl.name), impl.name).annotate(records)
+    assert not annotated.new, [(r.case, r.check, r.reason, r.exception) for r in annotated.new]
+    nan_row = [r for r in records if r.case == "neg-inf-logit-other-class" and r.check == "value"]
+    assert [r.verdict for r in nan_row] == ["diverges"]
+    assert {r.verdict for r in records if r.case == "seed-3x4-mean"} == {"conforms"}
