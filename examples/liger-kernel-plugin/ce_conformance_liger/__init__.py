@@ -7,9 +7,9 @@ Liger's Hugging Face patches install as ``nn.functional.cross_entropy``
 
 The kernel writes into the logits it is given: the gradient when they require grad, and zeros
 over every row whose target is ``ignore_index`` even when they do not
-(``ops/cross_entropy.py:104-107``, ``:253``, ``:426``). Through the NumPy contract the tensor
-Liger gets stands for the caller's array, so what Liger writes there is written back into that
-array (``_write_back``), and the harness records it as the ``inputs`` finding it is (the
+(``ops/cross_entropy.py:104-108``, ``:253``, ``:284``, ``:426``). Through the NumPy contract
+the tensor Liger gets stands for the caller's array, so what Liger writes there is written back
+into that array (``_write_back``), and the harness records it as the ``inputs`` finding it is (the
 harness's own copies keep it from reaching anything else). ``torch_loss``, for callers on
 torch tensors (the composition check), passes ``x.clone()`` instead (differentiable, so the
 gradient still reaches ``x``), and ``x`` is never written.
