@@ -5,6 +5,7 @@
     nox -s matrix                           # every published group, then one merged report
     nox -s "gate(impl='torch')"             # pass/fail one implementation on its expectations
     nox -s tests lint typecheck             # the harness itself (tests: -- -m "not slow")
+    nox -s interpreter                      # the fused-kernel plugins on the CPU (not in CI)
 
 The groups, their implementations, extras and plugins come from ``implementations/registry.py``
 (read here without importing the project, which nox's own environment does not have).
@@ -105,6 +106,44 @@ def gate(session: nox.Session, impl: str) -> None:
     expectations = ["--expectations", files[impl]] if files.get(impl) else []
     session.run("ce-conformance", "gate", "--impl", impl, *expectations,
                 "--junit", str(REPORTS / f"gate-{impl}.xml"), *session.posargs)
+
+
+#: The fused-kernel plugins on the CPU (reports/README.md, "Interpreter columns"): Liger-Kernel
+#: under Triton's interpreter (TRITON_INTERPRET=1, device "cpu (Triton interpreter)"), and
+#: cut-cross-entropy: its Triton path, which the interpreter cannot run (skipped with the
+#: reason), and its torch_compile path. triton 3.6.0's interpreter fails on Liger's kernel.
+INTERPRETER_PINS = ("triton==3.8.0", "liger-kernel==0.8.5", "cut-cross-entropy==25.1.1")
+LIGER = ("--impl", "ce_conformance_liger:LigerKernelImplementation",
+         "--device", "cpu (Triton interpreter)",
+         "--expectations", "examples/liger-kernel-plugin/expectations.yaml")
+INTERPRETED: dict[tuple[str, str], tuple[str, ...]] = {
+    # one Python program per row: the spec's 30000- and 65520-row cases take minutes per call
+    ("liger", "ci"): (*LIGER, "--exclude-case", "half-mean-rows-*",
+                      "--exclude-case", "half-overflow-*", "--dtype", "float32",
+                      "--dtype", "bfloat16", "--dtype", "float16", "--dtype", "float64"),
+    ("liger", "large"): (*LIGER, "--profile", "large", "--case", "large-*"),
+    ("cce", "ci"): ("--impl", "ce_conformance_cce:CutCrossEntropyImplementation",
+                    "--impl", "ce_conformance_cce:CutCrossEntropyTorchCompileImplementation",
+                    "--expectations", "examples/cut-cross-entropy-plugin/expectations.yaml",
+                    "--expectations",
+                    "examples/cut-cross-entropy-plugin/expectations-torch_compile.yaml",
+                    "--timeout-floor", "120", "--impl-budget", "1500", "--dtype", "float32",
+                    "--dtype", "bfloat16", "--dtype", "float16"),
+}
+
+
+@nox.session(venv_backend=PIP_ONLY)
+@nox.parametrize(("plugin", "profile"), list(INTERPRETED),
+                 ids=[f"{plugin}-{profile}" for plugin, profile in INTERPRETED])
+def interpreter(session: nox.Session, plugin: str, profile: str) -> None:
+    """Run a fused-kernel plugin on the CPU; reports/nox/<plugin>-interp-<profile>/."""
+    session.install(*_constraints(), ".[torch]", *INTERPRETER_PINS)
+    session.run("ce-conformance", "list")
+    folder = {"liger": "liger-kernel-plugin", "cce": "cut-cross-entropy-plugin"}[plugin]
+    env = {"TRITON_INTERPRET": "1", "PYTHONPATH": f"examples/{folder}",
+           "CE_CONFORMANCE_MEMORY": os.environ.get("CE_CONFORMANCE_MEMORY", "64M")}
+    session.run("ce-conformance", "run", *INTERPRETED[(plugin, profile)], "-j", "1",
+                "--out", str(REPORTS / f"{plugin}-interp-{profile}"), *session.posargs, env=env)
 
 
 @nox.session(venv_backend=PIP_ONLY)

@@ -46,6 +46,7 @@ from implementations.base import (
     Unsupported,
     devices_of,
     dtypes_of,
+    host_device,
     unsupported_reason,
 )
 
@@ -89,7 +90,9 @@ class Outputs:
 
 
 def _call(torch: IsolatedImplementation, case: Case, dtype: str, device: str) -> Output | None:
-    """torch's loss and gradient for ``case``; ``None`` when it cannot run it at all."""
+    """torch's loss and gradient for ``case`` on ``device``'s host; ``None`` when it cannot
+    run it at all."""
+    device = host_device(device)
     if unsupported_reason(torch, case.call(dtype, device)) is not None:
         return None
     arguments = {"input": case.input, "target": case.target, **case.kwargs(),
@@ -119,8 +122,9 @@ def _start(timeout: float | None) -> IsolatedImplementation | None:
 
 def compute(cases: Iterable[Case], dtypes: Iterable[str], devices: Iterable[str], *,
             timeout: float | None = None) -> Outputs:
-    """torch's outputs on every valid case in every dtype and device it has (one worker);
-    empty when torch is not installed or cannot start."""
+    """torch's outputs on every valid case in every dtype and device it has (on a device's
+    host: ``implementations.base.host_device``; one worker); empty when torch is not
+    installed or cannot start."""
     torch = _start(timeout)
     if torch is None:
         return Outputs()
@@ -129,7 +133,7 @@ def compute(cases: Iterable[Case], dtypes: Iterable[str], devices: Iterable[str]
         found: dict[Key, Output] = {}
         for dtype in dtypes:
             for device in devices:
-                if dtype not in have[0] or device not in have[1]:
+                if dtype not in have[0] or host_device(device) not in have[1]:
                     continue
                 for case in cases:
                     if not case.invalid and (out := _call(torch, case, dtype, device)):

@@ -17,7 +17,7 @@ import numpy as np
 from conformance.case import Case
 from conformance.spec import LARGE_SPEC_NAME
 from implementations import registry
-from implementations.base import DEFAULT_IGNORE_INDEX, Array
+from implementations.base import DEFAULT_IGNORE_INDEX, Array, host_device
 
 # Printing each value through ``show`` keeps the snippet running past a call that raises.
 SHOW = '''def show(label, compute):
@@ -106,7 +106,9 @@ def snippet(impl: str, case: Case, dtype: str = "float64", device: str = "cpu",
 def torch_call(case: Case, dtype: str = "float64", device: str = "cpu",
                input: str | None = None) -> str:
     """``torch.nn.functional.cross_entropy`` on the case, as plain torch code (``input``: the
-    expression of the input tensor, default one made from the NumPy ``input``)."""
+    expression of the input tensor, default one made from the NumPy ``input``; on ``device``'s
+    host, ``implementations.base.host_device``)."""
+    device = host_device(device)
     to = f"dtype=torch.{dtype}" + (f", device={device!r}" if device != "cpu" else "")
     device_only = f", device={device!r}" if device != "cpu" else ""
     target = "torch.tensor(target" + (f", {to})" if case.target.dtype.kind == "f"
@@ -125,6 +127,7 @@ def torch_call(case: Case, dtype: str = "float64", device: str = "cpu",
 
 
 def _torch_lines(case: Case, dtype: str, device: str, gradient: bool) -> list[str]:
+    device = host_device(device)
     if not gradient:
         return ["import torch", f"show('torch', lambda: {torch_call(case, dtype, device)}"
                 ".detach().cpu().double().numpy())"]

@@ -160,6 +160,14 @@ def devices_of(impl: Implementation) -> tuple[str, ...]:
     return tuple(getattr(impl, "devices", DEFAULT_DEVICES))
 
 
+def host_device(device: str) -> str:
+    """The device that ``device`` runs on. A device name may say, in parentheses, how the code
+    runs there: ``cpu (Triton interpreter)`` is torch's ``cpu`` with the kernels run by
+    Triton's interpreter, named so that its records are never taken for another device's
+    numbers. torch, the specification, is compared and reproduced on the host device."""
+    return device.split(" (", 1)[0]
+
+
 def supports_reason(impl: Implementation, call: Call) -> str | None:
     """``impl``'s own ``supports(call)``: ``None`` when absent or when it accepts ``call``."""
     supports = getattr(impl, "supports", None)

@@ -91,6 +91,18 @@ def test_torch_outputs_are_computed_in_a_worker(outputs: Outputs) -> None:
         lazy.close()
 
 
+def test_a_qualified_device_is_compared_with_torch_on_its_host(outputs: Outputs) -> None:
+    """``cpu (Triton interpreter)`` names how the code runs on the CPU: torch, which has no
+    such device, is run on the host device, ``cpu``, and its outputs are keyed by the name."""
+    label, case = "cpu (Triton interpreter)", _offset_cases()[0]
+    qualified = baseline.compute([case], ["float32"], [label], timeout=120)
+    assert set(qualified.found) == {(case.id, "float32", label)}
+    got, on_host = qualified.output(case, "float32", label), outputs.output(case, "float32", "cpu")
+    assert got is not None
+    assert on_host is not None
+    np.testing.assert_array_equal(got.value, on_host.value)
+
+
 def test_an_inaccurate_implementation_within_the_bound_is_an_accuracy_finding(
         outputs: Outputs) -> None:
     records = run_spec([LseThenSubtract()], _offset_cases(), ["float32"], ["cpu"],

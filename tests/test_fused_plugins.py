@@ -4,11 +4,21 @@
 Without CUDA: each loads by ``module:attribute``, says why it is unavailable, declares its
 limits with the documented reasons and raises ``Unsupported`` for a call it cannot express.
 With CUDA (``gpu``): each runs the spec with its expectations file and finds nothing new, and
-each passes the composition check. torch.compile also runs for real on CPU.
+each passes the composition check. torch.compile also runs for real on CPU. Under Triton's CPU
+interpreter (``TRITON_INTERPRET=1``), where triton and liger-kernel are installed (CI installs
+neither: these skip there, with the reason), Liger's gate passes on its device
+``cpu (Triton interpreter)``, its write into its input is the finding it is, and CCE's Triton
+path still fails there for the reason its adapter gives, while its non-Triton path
+(``cut-cross-entropy.torch_compile``) runs on the CPU.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +38,21 @@ PLUGINS = {  # name -> (folder, module:attribute)
                           "ce_conformance_cce:CutCrossEntropyImplementation"),
     "torch.compile": ("torch-compile-plugin",
                       "ce_conformance_torch_compile:TorchCompileImplementation"),
+    "cut-cross-entropy.torch_compile": (
+        "cut-cross-entropy-plugin", "ce_conformance_cce:CutCrossEntropyTorchCompileImplementation"),
 }
+INTERPRETER = "cpu (Triton interpreter)"
+ROOT = EXAMPLES.parent
+
+
+#: a second implementation in a plugin's package has an expectations file of its own
+OWN_EXPECTATIONS = {"cut-cross-entropy.torch_compile": "expectations-torch_compile.yaml"}
+
+
+def expectations_file(name: str) -> Path:
+    """The expectations file of plugin ``name``."""
+    folder, _ = PLUGINS[name]
+    return EXAMPLES / folder / OWN_EXPECTATIONS.get(name, "expectations.yaml")
 # Out-of-range targets reach device memory unchecked in CCE (and assert on the device in
 # torch); a wrong batch size is read past the target in Liger. Either can leave the CUDA
 # context unusable, so these run in processes of their own (reports/README.md).
@@ -132,8 +156,7 @@ def test_unsupported_calls_raise_unsupported(name, kwargs, reason, method, monke
 
 @pytest.mark.parametrize("name", list(PLUGINS))
 def test_expectations_files_are_well_formed(name):
-    folder, _ = PLUGINS[name]
-    expectations = load_expectations(EXAMPLES / folder / "expectations.yaml", name,
+    expectations = load_expectations(expectations_file(name), name,
                                       missing_ok=False)
     assert all(entry.reason and entry.link for entry in expectations.entries)
 
@@ -233,7 +256,121 @@ def test_spec_on_cuda_has_no_new_divergence(name, monkeypatch):
     if impl.available():
         pytest.skip(impl.available())
     cases = select_cases(load_spec(), None, CUDA_ISOLATED)
-    folder, _ = PLUGINS[name]
     records = run_spec([impl], cases, list(impl.dtypes), ["cuda"])
-    annotated = load_expectations(EXAMPLES / folder / "expectations.yaml", name).annotate(records)
+    annotated = load_expectations(expectations_file(name), name).annotate(records)
     assert not annotated.new, [(r.case, r.check, r.dtype, r.reason) for r in annotated.new]
+
+
+# --- under Triton's CPU interpreter (TRITON_INTERPRET=1) --------------------------------------
+
+#: spec cases for Liger's gate under the interpreter: plain ones, ignored rows (written to 0 in
+#: its input), a known convention, a known gradient divergence, weights (unsupported there)
+LIGER_INTERPRETER_CASES = ["seed-3x4-mean", "seed-3x4-ii2-mean", "seed-3x4-smooth0.8-mean",
+                           "seed-3x4-weight-mean", "all-ignored-mean", "smooth-negative",
+                           "invalid-reduction"]
+
+
+def installed(*modules: str) -> None:
+    """Skip, with the reason, unless every one of ``modules`` is installed."""
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if missing:
+        pytest.skip(f"not installed: {', '.join(missing)} (the interpreter columns need triton "
+                    "and the fused library; CI installs neither, reports/README.md has the setup)")
+
+
+def interpreted(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """``python *args`` with TRITON_INTERPRET=1 and the plugins importable, from ``cwd``."""
+    paths = [str(ROOT), str(EXAMPLES / "liger-kernel-plugin"),
+             str(EXAMPLES / "cut-cross-entropy-plugin")]
+    env = {**os.environ, "TRITON_INTERPRET": "1",
+           "PYTHONPATH": os.pathsep.join([*paths, os.environ.get("PYTHONPATH", "")])}
+    return subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=900, check=False)
+
+
+def test_the_interpreter_is_a_device_of_its_own(monkeypatch):
+    """Under TRITON_INTERPRET=1 Liger's CPU column is ``cpu (Triton interpreter)``, never
+    ``cpu`` or ``cuda``, and what the interpreter cannot run is declared with its reason."""
+    monkeypatch.setenv("TRITON_INTERPRET", "1")
+    impl = load("liger-kernel", monkeypatch)
+    assert INTERPRETER in (impl.supports(call(device="cpu")) or "")
+    assert impl.supports(call(device=INTERPRETER, dtype="float32", gradient=True)) is None
+    assert "Triton's interpreter" in (impl.supports(call(device=INTERPRETER,
+                                                         has_weight=True)) or "")
+    if impl.available() is None:
+        assert impl.devices == (INTERPRETER,)
+    monkeypatch.delenv("TRITON_INTERPRET")
+    assert "TRITON_INTERPRET=1" in (impl.supports(call(device=INTERPRETER)) or "")
+
+
+@pytest.mark.slow
+def test_liger_gate_passes_under_the_interpreter(tmp_path):
+    """Liger's spec cases under the interpreter in float32 and bfloat16 (a run of a few cases,
+    then the gate on its records): the gate passes on the expectations file, every record
+    names the interpreter's device, and Liger's write into its input (the gradient, and zeros
+    over ignored rows) is the known finding it is."""
+    installed("triton", "liger_kernel")
+    where = ["--impl", PLUGINS["liger-kernel"][1], "--device", INTERPRETER,
+             "--dtype", "float32", "--dtype", "bfloat16"]
+    expectations = ["--expectations", str(expectations_file("liger-kernel"))]
+    cases = [arg for case in LIGER_INTERPRETER_CASES for arg in ("--case", case)]
+    ran = interpreted("-m", "conformance.cli", "run", *where, *cases, "--no-properties",
+                      *expectations, "--quiet", "--out", str(tmp_path / "run"), cwd=tmp_path)
+    assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-3000:]
+    results = tmp_path / "run" / "results.json"
+    gated = interpreted("-m", "conformance.cli", "gate", *where, *expectations,
+                        "--results", str(results), cwd=tmp_path)
+    assert gated.returncode == 0, gated.stdout[-3000:] + gated.stderr[-3000:]
+    records = json.loads(results.read_text())["records"]
+    assert {r["case"] for r in records} >= set(LIGER_INTERPRETER_CASES)
+    assert {r["device"] for r in records} == {INTERPRETER}
+    writes = [r for r in records if r["check"] == "inputs"]
+    assert len(writes) == 2
+    for record in writes:
+        assert record["outcome"] == "writes-input", record
+        assert record["expected_reason"], record
+    weighted = [r for r in records if r["case"] == "seed-3x4-weight-mean"]
+    assert weighted
+    assert all(r["verdict"] == "unsupported" for r in weighted)
+
+
+def test_cce_triton_path_still_fails_under_the_interpreter(tmp_path, monkeypatch):
+    """The reason CCE's adapter gives under TRITON_INTERPRET=1 stays true: its Triton forward
+    fails in the interpreter, in libdevice.log1p (a stub returning None there)."""
+    installed("triton", "cut_cross_entropy")
+    monkeypatch.setenv("TRITON_INTERPRET", "1")
+    assert "libdevice.log1p" in (load("cut-cross-entropy", monkeypatch).available() or "")
+    script = ("import torch\n"
+              "from cut_cross_entropy import linear_cross_entropy\n"
+              "e = torch.randn(4, 8, dtype=torch.bfloat16)\n"
+              "linear_cross_entropy(e, torch.eye(8, dtype=torch.bfloat16),"
+              " torch.tensor([1, 2, 3, 0]))\n")
+    done = interpreted("-c", script, cwd=tmp_path)
+    assert done.returncode != 0, "CCE's Triton path ran under the interpreter: update " \
+                                 "ce_conformance_cce's available() and this test"
+    assert "'NoneType' object has no attribute" in done.stderr, done.stderr[-3000:]
+    assert "tl_logaddexp" in done.stderr, done.stderr[-3000:]
+
+
+#: cut-cross-entropy's non-Triton path on the CPU: few configurations, so a fresh process stays
+#: below dynamo's recompile limit (past it, fullgraph=True raises: expectations-torch_compile)
+CCE_CPU_CASES = ["seed-3x4-mean", "seed-3x4-ii2-mean", "all-ignored-mean",
+                 "neg-inf-logit-other-class", "invalid-class-target-int32"]
+
+
+@pytest.mark.slow
+def test_cce_torch_compile_path_runs_on_cpu(monkeypatch):
+    """``cut-cross-entropy.torch_compile`` (``impl="torch_compile"``) runs on the CPU and finds
+    nothing its expectations file does not list, its NaN row of the identity classifier
+    included."""
+    installed("cut_cross_entropy")
+    impl = load("cut-cross-entropy.torch_compile", monkeypatch)
+    if impl.available():
+        pytest.skip(impl.available())
+    cases = select_cases(load_spec(), CCE_CPU_CASES)
+    records = run_spec([impl], cases, ["float32"], ["cpu"])
+    annotated = load_expectations(expectations_file(impl.name), impl.name).annotate(records)
+    assert not annotated.new, [(r.case, r.check, r.reason, r.exception) for r in annotated.new]
+    nan_row = [r for r in records if r.case == "neg-inf-logit-other-class" and r.check == "value"]
+    assert [r.verdict for r in nan_row] == ["diverges"]
+    assert {r.verdict for r in records if r.case == "seed-3x4-mean"} == {"conforms"}

@@ -180,3 +180,17 @@ def test_repro_snippet_runs_and_shows_the_divergence(name: str, case_id: str,
             f"the snippet does not print the implementation's value {actual}: {where}")
     else:
         _shows_values(record, case, done.stdout, where)
+
+
+@pytest.mark.parametrize("check", ["value", "gradient"])
+def test_a_qualified_device_runs_torchs_lines_on_its_host(check: str) -> None:
+    """``cpu (Triton interpreter)`` names how a plugin runs on the CPU: the implementation's
+    line passes the name, and torch's own lines, which could not take it, use the host."""
+    from conformance import repro
+
+    label = "cpu (Triton interpreter)"
+    text = repro.snippet("liger-kernel", CASES["seed-3x4-sum"], "float32", label, check)
+    impl_line, *rest = [line for line in text.splitlines() if "device=" in line]
+    assert impl_line.startswith("show('liger-kernel'"), text
+    assert f"device={label!r}" in impl_line, text
+    assert not rest, f"torch's lines name a device torch does not have:\n{text}"

@@ -15,11 +15,19 @@ The call is the users' one: ``linear_cross_entropy(e, c, targets, ignore_index=.
 reduction=...)``, everything else at its default (``impl="cce"`` on Linux, ``shift=False``,
 ``softcap=None``, ``filter_eps="high"``, which skips gradient entries below
 ``finfo(dtype).eps / 32``: ``cut_cross_entropy/utils.py:10-25``).
+
+CCE's Triton kernels do not run under Triton's CPU interpreter (``TRITON_INTERPRET=1``): its
+``tl_log1p`` (``tl_utils.py:17-19``, used by ``tl_logaddexp`` at ``:37``) calls
+``triton.language.extra.libdevice.log1p``, which the interpreter leaves a stub returning
+``None`` (measured with triton 3.8.0), so ``available()`` says so there. Its non-Triton path,
+``impl="torch_compile"`` (``torch_compile.py``), is the second class here,
+``cut-cross-entropy.torch_compile``: it runs on the CPU (inductor's C++) as on CUDA.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 from importlib import metadata
 from typing import Any
 
@@ -27,7 +35,7 @@ import numpy as np
 
 from implementations.base import ALL_DTYPES, DEFAULT_IGNORE_INDEX, Call, Unsupported
 
-__all__ = ["CutCrossEntropyImplementation"]
+__all__ = ["CutCrossEntropyImplementation", "CutCrossEntropyTorchCompileImplementation"]
 
 MAX_CLASSES = 16384  # the identity classifier: 16384**2 half-precision elements are 512 MiB
 
@@ -37,6 +45,7 @@ class CutCrossEntropyImplementation:
 
     name = "cut-cross-entropy"
     dtypes = ALL_DTYPES
+    impl = "cce"  # linear_cross_entropy's impl= argument
 
     def available(self) -> str | None:
         """``None`` when torch sees CUDA and cut_cross_entropy (with Triton) imports."""
@@ -44,6 +53,11 @@ class CutCrossEntropyImplementation:
             import torch
         except ImportError as exc:
             return f"not installed: pip install torch ({exc})"
+        if os.environ.get("TRITON_INTERPRET") == "1":
+            return ("CCE's Triton kernels do not run under TRITON_INTERPRET=1: tl_log1p "
+                    "(tl_utils.py:17-19) calls triton.language.extra.libdevice.log1p, a stub "
+                    "that Triton's interpreter does not replace (it returns None); the non-Triton "
+                    "path is cut-cross-entropy.torch_compile")
         if not torch.cuda.is_available():
             return "needs CUDA: torch sees no GPU (CCE's Triton kernels run on CUDA)"
         try:
@@ -70,22 +84,14 @@ class CutCrossEntropyImplementation:
         """What ``linear_cross_entropy`` (or the identity wrapper) cannot express."""
         if call.device != "cuda":
             return "CCE's Triton kernels run on CUDA only"
-        if call.target_kind == "probabilities":
-            return "class indices only (linear_cross_entropy.py:29-39: targets have e's shape[:-1])"
-        if call.has_weight:
-            return "no class weights (linear_cross_entropy.py:29-39 has no weight argument)"
-        if call.label_smoothing != 0.0:
-            return "no label smoothing (linear_cross_entropy.py:29-39 has no such argument)"
-        if len(call.input_shape) < 2:
-            return "no unbatched input: cce.py:165 flattens e with flatten(0, -2), which needs 2-D"
+        if (reason := _signature_limits(call)) is not None:
+            return reason
         if call.dtype == "float64":
             return ("no float64: the log-sum-exp and the loss are float32 (cce_lse_forward.py:168, "
                     "indexed_dot.py:101) and the backward takes bf16/fp16 (cce_backward.py:259)")
         if call.gradient and call.dtype == "float32":
             return "no float32 gradient: the backward asserts bf16/fp16 embeddings " \
                    "(cce_backward.py:259-262)"
-        if call.input_shape[1] > MAX_CLASSES:
-            return f"C > {MAX_CLASSES}: the identity classifier would take C**2 elements"
         return None
 
     def cross_entropy(self, input: Any, target: Any, weight: Any = None,
@@ -116,7 +122,7 @@ class CutCrossEntropyImplementation:
         e = x if x.dim() == 2 else x.movedim(1, -1)  # (N, C, d...) -> (N, d..., C)
         classifier = torch.eye(x.shape[1], dtype=x.dtype, device=x.device)
         return linear_cross_entropy(e, classifier, target, ignore_index=int(ignore_index),
-                                    reduction=reduction)
+                                    reduction=reduction, impl=self.impl)
 
     def _run(self, input: Any, target: Any, weight: Any, ignore_index: int, reduction: str,
              label_smoothing: float, dtype: str, device: str,
@@ -136,6 +142,57 @@ class CutCrossEntropyImplementation:
             return _numpy(loss), None
         (g,) = torch.autograd.grad(loss.sum(), [x])
         return _numpy(loss), _numpy(g)
+
+
+class CutCrossEntropyTorchCompileImplementation(CutCrossEntropyImplementation):
+    """``cut-cross-entropy.torch_compile``: ``linear_cross_entropy(..., impl="torch_compile")``,
+    CCE's non-Triton path (``torch_compile.py``): the rows whose target is not ignored, their
+    logits ``e @ c.T`` and ``F.cross_entropy(logits.float(), ...)`` under
+    ``torch.compile(fullgraph=True, dynamic=True)``; on the CPU, inductor's C++ (needs g++)."""
+
+    name = "cut-cross-entropy.torch_compile"
+    impl = "torch_compile"
+
+    def available(self) -> str | None:
+        """``None`` when torch and cut_cross_entropy import."""
+        try:
+            import torch  # noqa: F401
+            from cut_cross_entropy import linear_cross_entropy  # noqa: F401
+        except ImportError as exc:
+            return f"not installed: pip install cut-cross-entropy ({exc})"
+        return None
+
+    @property
+    def devices(self) -> tuple[str, ...]:
+        """``cpu``, and ``cuda`` where torch sees it."""
+        if self.available() is not None:
+            return ()
+        import torch
+
+        return ("cpu", "cuda") if torch.cuda.is_available() else ("cpu",)
+
+    def supports(self, call: Any) -> str | None:
+        """What ``linear_cross_entropy`` (or the identity wrapper) cannot express."""
+        if call.device not in self.devices:
+            return f"torch sees no {call.device} device"
+        return _signature_limits(call)
+
+
+def _signature_limits(call: Any) -> str | None:
+    """What ``linear_cross_entropy``'s signature, or the identity classifier, cannot express
+    (either ``impl``)."""
+    if call.target_kind == "probabilities":
+        return "class indices only (linear_cross_entropy.py:29-39: targets have e's shape[:-1])"
+    if call.has_weight:
+        return "no class weights (linear_cross_entropy.py:29-39 has no weight argument)"
+    if call.label_smoothing != 0.0:
+        return "no label smoothing (linear_cross_entropy.py:29-39 has no such argument)"
+    if len(call.input_shape) < 2:
+        return ("no unbatched input: cce.py:165 (torch_compile.py:53) flattens e with "
+                "flatten(0, -2), which needs 2-D")
+    if call.input_shape[1] > MAX_CLASSES:
+        return f"C > {MAX_CLASSES}: the identity classifier would take C**2 elements"
+    return None
 
 
 def _tensor(array: Any, dtype: str, device: str) -> Any:

@@ -7,14 +7,20 @@ Liger's Hugging Face patches install as ``nn.functional.cross_entropy``
 
 The kernel writes into the logits it is given: the gradient when they require grad, and zeros
 over every row whose target is ``ignore_index`` even when they do not
-(``ops/cross_entropy.py:104-108``, ``:253``, ``:426``). The adapter therefore passes its own
-copy (``x.clone()``, differentiable, so autograd still reaches the caller's tensor); the
-caller's tensor is never written.
+(``ops/cross_entropy.py:104-108``, ``:253``, ``:284``, ``:426``). Through the NumPy contract
+the tensor Liger gets stands for the caller's array, so what Liger writes there is written back
+into that array (``_write_back``), and the harness records it as the ``inputs`` finding it is (the
+harness's own copies keep it from reaching anything else). ``torch_loss``, for callers on
+torch tensors (the composition check), passes ``x.clone()`` instead (differentiable, so the
+gradient still reaches ``x``), and ``x`` is never written.
 
 Declared limits (the reasons ``supports`` gives): class indices only, ``(BT, V)`` logits only,
-Triton on CUDA only (or on CPU under ``TRITON_INTERPRET=1``, Triton's interpreter, which checks
-the adapter's plumbing, not the CUDA numbers). Everything else (weight, ignore_index, label
-smoothing, the three reductions, the four dtypes) is passed through as torch would take it.
+Triton on CUDA only. Under ``TRITON_INTERPRET=1`` (Triton's CPU interpreter) the only device is
+``cpu (Triton interpreter)``, so that its records and matrix column are never taken for CUDA
+numerics; there the weighted calls cannot run (the interpreter passes a float scalar argument
+as a Python float, and the kernel calls ``.to`` on it). Everything else (weight, ignore_index,
+label smoothing, the three reductions, the four dtypes) is passed through as torch would take
+it.
 """
 
 from __future__ import annotations
@@ -26,11 +32,14 @@ from typing import Any
 
 import numpy as np
 
-from implementations.base import ALL_DTYPES, DEFAULT_IGNORE_INDEX, Call, Unsupported
+from implementations.base import ALL_DTYPES, DEFAULT_IGNORE_INDEX, Call, Unsupported, host_device
 
 __all__ = ["LigerKernelImplementation"]
 
 SOURCE = "liger_kernel/ops/cross_entropy.py"
+#: The device name under ``TRITON_INTERPRET=1``: torch's CPU, the kernels run by Triton's
+#: interpreter (NumPy), which is neither CUDA's numbers nor a CPU kernel's.
+INTERPRETER = "cpu (Triton interpreter)"
 
 
 class LigerKernelImplementation:
@@ -56,13 +65,11 @@ class LigerKernelImplementation:
 
     @property
     def devices(self) -> tuple[str, ...]:
-        """``cuda`` when usable; ``cpu`` too under ``TRITON_INTERPRET=1``."""
+        """``cuda`` when usable; under ``TRITON_INTERPRET=1`` only ``cpu (Triton interpreter)``
+        (the interpreter runs every kernel, on CUDA tensors too, in NumPy on the host)."""
         if self.available() is not None:
             return ()
-        import torch
-
-        cuda = ("cuda",) if torch.cuda.is_available() else ()
-        return cuda + (("cpu",) if _interpreted() else ())
+        return (INTERPRETER,) if _interpreted() else ("cuda",)
 
     def versions(self) -> dict[str, str]:
         """liger-kernel, triton and torch versions (those installed)."""
@@ -74,8 +81,15 @@ class LigerKernelImplementation:
 
     def supports(self, call: Any) -> str | None:
         """What ``liger_cross_entropy`` cannot express."""
-        if call.device == "cpu" and not _interpreted():
-            return "liger-kernel's Triton kernels run on CUDA only"
+        if call.device == INTERPRETER and not _interpreted():
+            return f"{INTERPRETER} needs TRITON_INTERPRET=1 set before liger_kernel is imported"
+        if call.device == "cpu":
+            return ("liger-kernel's Triton kernels run on CUDA only (on the CPU: device "
+                    f"{INTERPRETER!r}, with TRITON_INTERPRET=1)")
+        if call.device == INTERPRETER and call.has_weight:
+            return ("class weights do not run under Triton's interpreter: it passes "
+                    "sum_non_ignore_weight as a Python float, and the kernel calls .to() on it "
+                    f"({SOURCE}:129, 394-401)")
         if call.target_kind == "probabilities":
             return (f"class indices only: the kernel loads one target index per row "
                     f"({SOURCE}:97-99)")
@@ -124,11 +138,15 @@ class LigerKernelImplementation:
         if (missing := self.available()) is not None:
             raise RuntimeError(missing)
         import torch
+        from liger_kernel.transformers.functional import liger_cross_entropy
 
         x = _tensor(input, dtype, device).requires_grad_(grad)
-        loss = self.torch_loss(x, _tensor(target, dtype, device),
-                               _tensor(weight, dtype, device), ignore_index, reduction,
-                               label_smoothing)
+        before = x.detach().clone()
+        loss = liger_cross_entropy(x, _tensor(target, dtype, device),
+                                   weight=_tensor(weight, dtype, device),
+                                   ignore_index=int(ignore_index), reduction=reduction,
+                                   label_smoothing=float(label_smoothing))
+        _write_back(input, before, x.detach())
         if not grad:
             return _numpy(loss), None
         (g,) = torch.autograd.grad(loss.sum(), [x])
@@ -138,6 +156,20 @@ class LigerKernelImplementation:
 def _interpreted() -> bool:
     """Whether Triton runs kernels in its CPU interpreter (``TRITON_INTERPRET=1``)."""
     return os.environ.get("TRITON_INTERPRET") == "1"
+
+
+def _write_back(array: Any, before: Any, after: Any) -> None:
+    """Write into the caller's ``array`` the elements Liger changed in the tensor it was given
+    (``before`` -> ``after``): the write a user of ``liger_cross_entropy`` sees in their own
+    logits, made visible to the harness's check that inputs stay unchanged."""
+    import torch
+
+    changed = (after != before) & ~(torch.isnan(after) & torch.isnan(before))
+    if not bool(changed.any()) or not isinstance(array, np.ndarray) or \
+            not array.flags.writeable or array.shape != tuple(after.shape):
+        return
+    mask = changed.cpu().numpy()
+    array[mask] = after.cpu().to(torch.float64).numpy()[mask].astype(array.dtype)
 
 
 def _tensor(array: Any, dtype: str, device: str) -> Any:
@@ -151,7 +183,7 @@ def _tensor(array: Any, dtype: str, device: str) -> Any:
     tensor = torch.from_numpy(np.array(array, dtype=np.float64 if floating else array.dtype))
     if floating:
         tensor = tensor.to(getattr(torch, dtype))
-    return tensor.to(device)
+    return tensor.to(host_device(device))
 
 
 def _numpy(tensor: Any) -> np.ndarray:
