@@ -66,13 +66,13 @@ from conformance.vocabulary import (
     Severity,
     Verdict,
 )
-from implementations._dtypes import finfo
 from implementations.base import (
     DEFAULT_IGNORE_INDEX,
     Implementation,
     class_axis_of,
     dtypes_of,
 )
+from implementations.dtypes import finfo
 
 __all__ = ["CONDITIONS", "LOWER_MARGIN", "MAX_REDUCTIONS", "Cause", "case_of", "conditions_of",
            "diagnose", "heading", "plainness", "precision", "reduce"]

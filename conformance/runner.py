@@ -43,7 +43,6 @@ from conformance.isolation import (
 from conformance.results import Record, summarize
 from conformance.vocabulary import Check, Origin, Outcome, Verdict
 from implementations import reference as ref
-from implementations._dtypes import round_to
 from implementations.base import (
     Array,
     Implementation,
@@ -51,6 +50,7 @@ from implementations.base import (
     has_gradient,
     unsupported_reason,
 )
+from implementations.dtypes import round_to
 
 CACHED = 8  # reference evaluations a Runner keeps, most recent first
 

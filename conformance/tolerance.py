@@ -42,8 +42,8 @@ from typing import Any
 
 import numpy as np
 
-from implementations._dtypes import finfo, numpy_dtype
 from implementations.base import Array, class_axis_of
+from implementations.dtypes import finfo, numpy_dtype
 from implementations.reference import Decomposition
 
 K = 2.0

@@ -32,9 +32,9 @@ from typing import Any
 import numpy as np
 
 from implementations import frameworks
-from implementations._adapter import Adapter, Arguments, Result
 from implementations._convert import canonical_device
 from implementations._port import reduce_index_terms, reduce_probability_terms
+from implementations.adapter import Adapter, Arguments, Result
 from implementations.base import DEFAULT_IGNORE_INDEX, Array, Call
 from implementations.torch_rules import Plan, plan_call
 

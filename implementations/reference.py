@@ -52,7 +52,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from implementations._adapter import Adapter, Arguments, Result
+from implementations.adapter import Adapter, Arguments, Result
 from implementations.base import DEFAULT_IGNORE_INDEX, Array, Call, Reduction
 from implementations.torch_rules import Plan, check_backward, plan_call
 

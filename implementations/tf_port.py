@@ -18,9 +18,9 @@ import math
 from typing import Any
 
 from implementations import frameworks
-from implementations._adapter import Adapter, Arguments, Result
 from implementations._port import reduce_index_terms, reduce_probability_terms
 from implementations._tensorflow import device_name, value_and_grad
+from implementations.adapter import Adapter, Arguments, Result
 from implementations.base import Call
 from implementations.torch_rules import Plan, plan_call
 

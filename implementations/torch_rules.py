@@ -24,8 +24,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from implementations._dtypes import is_floating
 from implementations.base import REDUCTIONS, Array, Call, Reduction, TargetKind, target_kind
+from implementations.dtypes import is_floating
 
 _INDEX_DTYPES = (np.dtype(np.int64), np.dtype(np.uint8))
 
