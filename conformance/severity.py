@@ -43,32 +43,10 @@ from conformance.vocabulary import (
 if TYPE_CHECKING:
     from conformance.results import Record
 
-__all__ = ["MARKS", "WORDS", "is_invalid_check", "severity_of", "worst"]
+__all__ = ["is_invalid_check", "severity_of", "worst"]
 
 _FAULT_OUTCOMES = (Outcome.CRASH, Outcome.TIMEOUT, Outcome.OUT_OF_MEMORY, Outcome.BAD_RETURN)
 _NO_FINDING = (Verdict.CONFORMS, Verdict.UNSUPPORTED, Verdict.NOT_RUN)
-
-#: A one-character mark per severity, for matrix cells and terminals.
-MARKS: dict[Severity, str] = {
-    Severity.WRONG_ON_VALID: "✗",
-    Severity.WRITES_INPUT: "✗",
-    Severity.ACCEPTS_INVALID: "!",
-    Severity.CRASH: "✗",
-    Severity.REJECTS_VALID: "!",
-    Severity.ACCURACY: "≈",
-    Severity.CONVENTION: "~",
-}
-#: A short word per severity, for matrix cells.
-WORDS: dict[Severity, str] = {
-    Severity.WRONG_ON_VALID: "wrong",
-    Severity.WRITES_INPUT: "writes input",
-    Severity.ACCEPTS_INVALID: "accepts invalid",
-    Severity.CRASH: "crash",
-    Severity.REJECTS_VALID: "rejects valid",
-    Severity.ACCURACY: "less accurate",
-    Severity.CONVENTION: "convention",
-}
-
 
 def is_invalid_check(check: str) -> bool:
     """Whether ``check`` calls with invalid input (``invalid`` or ``property:invalid-*``)."""

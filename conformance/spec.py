@@ -34,6 +34,7 @@ from jsonschema.exceptions import ValidationError, best_match
 
 from conformance.case import Case, Convention, Expect
 from conformance.data import packaged_path
+from conformance.vocabulary import InvalidKind
 from conformance.yamlfile import LocatedError, NodePath, YamlDoc, read_yaml
 from implementations.base import DEFAULT_IGNORE_INDEX, REDUCTIONS, Array, class_axis_of
 from implementations.torch_rules import plan_call
@@ -279,16 +280,16 @@ def _check_torch_accepts(doc: YamlDoc, base: NodePath, fields: dict[str, Any],
 
 
 #: torch's refusal (a fragment of ``torch_rules``' message) -> the key at fault, the error kind
-_REFUSALS = (("out of bounds", "target", "target-out-of-range"),
-             ("broadcast shape", "target", "shape-mismatch"),
-             ("at least one dimension", "input", "shape-mismatch"),
-             ("weight", "weight", "weight-shape"),
-             ("ignore_index", "ignore_index", "ignore-index-with-probabilities"),
-             ("label_smoothing", "label_smoothing", "label-smoothing-range"),
-             ("target dtype", "target", "target-dtype"),
-             ("type for target", "target", "target-dtype"),
-             ("input must be floating", "input", "input-dtype"),
-             ("reduction", "reduction", "reduction"))
+_REFUSALS = (("out of bounds", "target", InvalidKind.TARGET_OUT_OF_RANGE),
+             ("broadcast shape", "target", InvalidKind.SHAPE_MISMATCH),
+             ("at least one dimension", "input", InvalidKind.SHAPE_MISMATCH),
+             ("weight", "weight", InvalidKind.WEIGHT_SHAPE),
+             ("ignore_index", "ignore_index", InvalidKind.IGNORE_INDEX_WITH_PROBABILITIES),
+             ("label_smoothing", "label_smoothing", InvalidKind.LABEL_SMOOTHING_RANGE),
+             ("target dtype", "target", InvalidKind.TARGET_DTYPE),
+             ("type for target", "target", InvalidKind.TARGET_DTYPE),
+             ("input must be floating", "input", InvalidKind.INPUT_DTYPE),
+             ("reduction", "reduction", InvalidKind.REDUCTION))
 
 
 def _refusal(exc: Exception) -> tuple[str, str]:
@@ -297,7 +298,7 @@ def _refusal(exc: Exception) -> tuple[str, str]:
     for fragment, key, kind in _REFUSALS:
         if fragment in text:
             return key, kind
-    return "target", "shape-mismatch"
+    return "target", InvalidKind.SHAPE_MISMATCH
 
 
 def _declared_shape(value: Any) -> tuple[int, ...]:
