@@ -32,13 +32,21 @@ from hypothesis.extra import numpy as hnp
 
 from conformance import tolerance
 from conformance.case import Case
+from conformance.context import describe
 from conformance.isolation import BadReturn, Fault
 from conformance.results import Record
-from conformance.runner import Runner, describe, has_gradient, unsupported_reason
+from conformance.runner import Runner
 from conformance.strategies import cases, make_case
 from conformance.vocabulary import Outcome, Verdict
 from implementations import reference as ref
-from implementations.base import DEFAULT_IGNORE_INDEX, Array, Implementation, class_axis_of
+from implementations.base import (
+    DEFAULT_IGNORE_INDEX,
+    Array,
+    Implementation,
+    class_axis_of,
+    has_gradient,
+    unsupported_reason,
+)
 from implementations.base import Unsupported as BaseUnsupported
 
 __all__ = ["Finding", "Relation", "Unsupported", "relations"]

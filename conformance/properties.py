@@ -45,16 +45,17 @@ from hypothesis.errors import Unsatisfiable
 
 from conformance import memory, metamorphic, spec, strategies
 from conformance.case import Case
+from conformance.context import CallTally, snippet_for
 from conformance.data import packaged_path
 from conformance.features import features_of
 from conformance.isolation import Fault, Stopped
 from conformance.metamorphic import Finding, Unsupported
 from conformance.results import Record
-from conformance.runner import CallTally, Runner, snippet_for, unsupported_reason
+from conformance.runner import Runner
 from conformance.signature import Cause, cause_of
 from conformance.strategies import make_case
 from conformance.vocabulary import FAULT_VERDICTS, Origin, Outcome, Verdict, property_check
-from implementations.base import Implementation
+from implementations.base import Implementation, unsupported_reason
 
 __all__ = ["PROFILES", "Finding", "Profile", "profile_cases", "promote", "property_names",
            "run_properties", "search", "search_causes"]

@@ -29,7 +29,7 @@ reports call ``severity_of`` again, so this module is the one source.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from conformance.vocabulary import (
     FAULT_VERDICTS,
@@ -40,10 +40,21 @@ from conformance.vocabulary import (
     Verdict,
 )
 
-if TYPE_CHECKING:
-    from conformance.results import Record
 
-__all__ = ["is_invalid_check", "severity_of", "worst"]
+class Judged(Protocol):
+    """What severity is derived from: the fields of a ``conformance.results.Record`` it reads
+    (a protocol, so that this module needs not import the records it judges)."""
+
+    @property
+    def check(self) -> str: ...
+    @property
+    def verdict(self) -> Verdict: ...
+    @property
+    def outcome(self) -> Outcome | None: ...
+    @property
+    def convention(self) -> str | None: ...
+
+__all__ = ["Judged", "is_invalid_check", "severity_of", "worst"]
 
 _FAULT_OUTCOMES = (Outcome.CRASH, Outcome.TIMEOUT, Outcome.OUT_OF_MEMORY, Outcome.BAD_RETURN)
 _NO_FINDING = (Verdict.CONFORMS, Verdict.UNSUPPORTED, Verdict.NOT_RUN)
@@ -53,7 +64,7 @@ def is_invalid_check(check: str) -> bool:
     return check == Check.INVALID or check.startswith(f"{PROPERTY_PREFIX}invalid-")
 
 
-def severity_of(record: Record) -> Severity | None:
+def severity_of(record: Judged) -> Severity | None:
     """The severity of ``record`` (module docstring), ``None`` when it is no finding."""
     if record.verdict in (Verdict.UNSUPPORTED, Verdict.NOT_RUN):
         return None

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from conformance import tolerance
-from conformance.runner import expected
+from conformance.context import expected
 from conformance.strategies import make_case
 from implementations import reference as ref
 

@@ -8,14 +8,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from conformance import tolerance
+from conformance.context import describe
 from conformance.isolation import Invocation
-from conformance.runner import describe
 from conformance.vocabulary import Check, Outcome, Verdict
 
 if TYPE_CHECKING:
     from conformance.case import Case
+    from conformance.context import Context
     from conformance.results import Record
-    from conformance.runner import Context
     from implementations.base import Array
 
 
