@@ -423,10 +423,10 @@ def too_far(cmp: tolerance.Comparison) -> str:
     where they mean something: not where the reference is exactly 0 (the relative error is
     infinite there), nor past ``tolerance.MEANINGFUL_ULP`` (an error of the size of the value
     itself)."""
-    if not math.isfinite(cmp.max_rel):  # the bound there is only the dtype's floor
-        return f"off by {cmp.max_abs:.3g} where the reference is exactly 0 (allowed " \
+    if not math.isfinite(cmp.worst_rel):  # the bound there is only the dtype's floor
+        return f"off by {cmp.worst_abs:.3g} where the reference is exactly 0 (allowed " \
                f"{cmp.allowed_abs:.3g})"
     where = f"allowed {cmp.allowed_abs:.3g} there ({cmp.used:.3g} times the bound)"
-    ulps = f"{cmp.max_ulp:.3g} ULP at the problem's scale, " \
-        if cmp.max_ulp <= tolerance.MEANINGFUL_ULP else ""
-    return f"off by {cmp.max_abs:.3g} ({ulps}relative {cmp.max_rel:.3g}); {where}"
+    ulps = f"{cmp.worst_ulp:.3g} ULP at the problem's scale, " \
+        if cmp.worst_ulp <= tolerance.MEANINGFUL_ULP else ""
+    return f"off by {cmp.worst_abs:.3g} ({ulps}relative {cmp.worst_rel:.3g}); {where}"

@@ -261,7 +261,7 @@ def _gradient_check(impl: Implementation, runner: Runner, dtype: str,
         cmp = tolerance.compare(grad, formula, exp.grad_allowed, dtype)
         return None if cmp.ok else Finding(
             case, f"gradient is not softmax * sum(q) - q over D: {cmp.mismatch or ''} "
-                  f"off by {cmp.max_abs:.3g} (allowed {cmp.allowed_abs:.3g})")
+                  f"off by {cmp.worst_abs:.3g} (allowed {cmp.allowed_abs:.3g})")
     return check
 
 

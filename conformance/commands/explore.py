@@ -13,9 +13,10 @@ from conformance import spec
 from conformance.commands import CliError
 from conformance.commands.options import positive
 from conformance.isolation import Fault, IsolatedImplementation, isolate
-from conformance.properties import PROFILES, promote, property_names, run_properties
+from conformance.properties import PROFILES, property_names, run_properties
 from conformance.results import Record
 from conformance.session import check_names
+from conformance.spec import promote
 from conformance.vocabulary import FAULT_VERDICTS
 from implementations.base import ALL_DTYPES
 
