@@ -29,19 +29,14 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from conformance.vocabulary import FAULT_VERDICTS, FEATURES, Outcome, Verdict
+from conformance.severity import Judged
+from conformance.vocabulary import FAULT_VERDICTS, FEATURES, Verdict
 
 
-class Described(Protocol):
-    """What a cause is read from: the fields of a ``conformance.results.Record`` it uses (a
+class Described(Judged, Protocol):
+    """What a cause is read from: a judged record's fields and its features and case (a
     protocol, so that this module needs not import the records it describes)."""
 
-    @property
-    def check(self) -> str: ...
-    @property
-    def verdict(self) -> Verdict: ...
-    @property
-    def outcome(self) -> Outcome | None: ...
     @property
     def features(self) -> list[str]: ...
     @property
