@@ -30,6 +30,7 @@ import threading  # noqa: E402
 from collections.abc import Iterator, Sequence  # noqa: E402
 from types import FrameType  # noqa: E402
 
+from conformance.commands import CliError  # noqa: E402
 from implementations.base import UnknownImplementationError  # noqa: E402
 
 # subcommand -> (module, one-line help)
@@ -41,10 +42,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "report": ("conformance.commands.report", "re-render a report folder, or merge several"),
     "gate": ("conformance.commands.gate", "pass/fail one implementation against its expectations"),
 }
-
-
-class CliError(Exception):
-    """An expected failure: its message is printed as one line and the exit status is 2."""
 
 
 class Interrupted(KeyboardInterrupt):
@@ -141,6 +138,6 @@ def _one_line(exc: BaseException) -> str:
 
 
 if __name__ == "__main__":  # ``python -m conformance.cli``: the module the commands import
-    from conformance.cli import main as imported_main  # (its CliError, not __main__'s)
+    from conformance.cli import main as imported_main  # (its globals, not __main__'s)
 
     raise SystemExit(imported_main())

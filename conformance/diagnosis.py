@@ -50,9 +50,10 @@ import numpy as np
 from conformance.case import Case, Expect
 from conformance.checks.gradient import CHECK as GRADIENT_CHECK
 from conformance.checks.value import CHECK as VALUE_CHECK
+from conformance.context import CallTally
 from conformance.features import features_of
 from conformance.results import Record
-from conformance.runner import CallTally, Runner
+from conformance.runner import Runner
 from conformance.severity import is_invalid_check, severity_of
 from conformance.signature import LARGE, value_traits
 from conformance.spec import generate
@@ -66,13 +67,13 @@ from conformance.vocabulary import (
     Severity,
     Verdict,
 )
-from implementations._dtypes import finfo
 from implementations.base import (
     DEFAULT_IGNORE_INDEX,
     Implementation,
     class_axis_of,
     dtypes_of,
 )
+from implementations.dtypes import finfo
 
 __all__ = ["CONDITIONS", "LOWER_MARGIN", "MAX_REDUCTIONS", "Cause", "case_of", "conditions_of",
            "diagnose", "heading", "plainness", "precision", "reduce"]

@@ -52,7 +52,6 @@ except ImportError:  # not on Windows: no memory limit there
 
 import implementations
 from conformance.limits import DEFAULT_TIMEOUT, Breaker, Limits
-from implementations._dtypes import is_floating
 from implementations.base import (
     Array,
     Call,
@@ -67,6 +66,7 @@ from implementations.base import (
     supports_reason,
     versions_of,
 )
+from implementations.dtypes import is_floating
 
 __all__ = ["DEFAULT_TIMEOUT", "BadReturn", "Crashed", "Fault", "Invocation", "Limits",
            "OutOfMemory", "RemoteError", "Stopped", "TimedOut", "invoke", "isolate"]

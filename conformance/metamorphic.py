@@ -32,13 +32,21 @@ from hypothesis.extra import numpy as hnp
 
 from conformance import tolerance
 from conformance.case import Case
+from conformance.context import describe
 from conformance.isolation import BadReturn, Fault
 from conformance.results import Record
-from conformance.runner import Runner, describe, has_gradient, unsupported_reason
+from conformance.runner import Runner
 from conformance.strategies import cases, make_case
 from conformance.vocabulary import Outcome, Verdict
 from implementations import reference as ref
-from implementations.base import DEFAULT_IGNORE_INDEX, Array, Implementation, class_axis_of
+from implementations.base import (
+    DEFAULT_IGNORE_INDEX,
+    Array,
+    Implementation,
+    class_axis_of,
+    has_gradient,
+    unsupported_reason,
+)
 from implementations.base import Unsupported as BaseUnsupported
 
 __all__ = ["Finding", "Relation", "Unsupported", "relations"]
@@ -253,7 +261,7 @@ def _gradient_check(impl: Implementation, runner: Runner, dtype: str,
         cmp = tolerance.compare(grad, formula, exp.grad_allowed, dtype)
         return None if cmp.ok else Finding(
             case, f"gradient is not softmax * sum(q) - q over D: {cmp.mismatch or ''} "
-                  f"off by {cmp.max_abs:.3g} (allowed {cmp.allowed_abs:.3g})")
+                  f"off by {cmp.worst_abs:.3g} (allowed {cmp.allowed_abs:.3g})")
     return check
 
 

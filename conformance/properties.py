@@ -38,25 +38,25 @@ from typing import Any
 
 import hypothesis
 import numpy as np
-import yaml
 from hypothesis import HealthCheck, Phase, Verbosity, given, reject, settings
 from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 
 from conformance import memory, metamorphic, spec, strategies
 from conformance.case import Case
+from conformance.context import CallTally, snippet_for
 from conformance.data import packaged_path
 from conformance.features import features_of
 from conformance.isolation import Fault, Stopped
 from conformance.metamorphic import Finding, Unsupported
 from conformance.results import Record
-from conformance.runner import CallTally, Runner, snippet_for, unsupported_reason
+from conformance.runner import Runner
 from conformance.signature import Cause, cause_of
 from conformance.strategies import make_case
 from conformance.vocabulary import FAULT_VERDICTS, Origin, Outcome, Verdict, property_check
-from implementations.base import Implementation
+from implementations.base import Implementation, unsupported_reason
 
-__all__ = ["PROFILES", "Finding", "Profile", "profile_cases", "promote", "property_names",
+__all__ = ["PROFILES", "Finding", "Profile", "profile_cases", "property_names",
            "run_properties", "search", "search_causes"]
 
 
@@ -475,33 +475,3 @@ def _stratum(impl: Implementation, prof: Profile, dtype: str, device: str, proba
         return st.just(probe)
     return strategies.cases(**prof.bounds, probabilities=probabilities, weighted=weighted,
                             reduction=reduction)
-
-
-def promote(record: dict[str, Any], spec_path: str | Path) -> str | None:
-    """Append a generated counterexample (``record["case_spec"]``) to a spec YAML file.
-
-    The case gets source ``generated (seed N)`` (``generated (derandomized profile)`` for a
-    derandomized profile's, which has no seed) and the tag ``generated``; returns its id, or
-    ``None`` when the record has no case or the file already holds that id.
-    """
-    case_spec = record.get("case_spec")
-    if not case_spec:
-        return None
-    path = Path(spec_path)
-    text = path.read_text(encoding="utf-8")
-    case_id = str(case_spec["id"])
-    if f"id: {case_id}\n" in text:
-        return None
-    entry = dict(case_spec)
-    seed = record.get("seed")
-    entry["source"] = f"generated (seed {seed})" if seed is not None else \
-        "generated (derandomized profile)"
-    entry["tags"] = ["generated"]
-    if record.get("origin") == "covering":  # a row of the covering array keeps its source
-        entry["source"], entry["tags"] = case_spec["source"], ["covering"]
-    entry["note"] = f"found by {record.get('check')} on {record.get('impl')}: " \
-                    f"{record.get('reason') or ''}".strip()[:400]
-    dumped = yaml.safe_dump([entry], sort_keys=False, default_flow_style=None, width=100)
-    block = "\n".join("  " + line if line else line for line in dumped.splitlines())
-    path.write_text(text.rstrip("\n") + "\n\n" + block + "\n", encoding="utf-8")
-    return case_id

@@ -31,11 +31,12 @@ from conformance.baseline import AHEAD_LIMIT, LazyBaseline, Outputs
 from conformance.baseline import NAME as BASELINE
 from conformance.baseline import compute as compute_baseline
 from conformance.case import Case
+from conformance.context import CallTally
 from conformance.expectations import file_stem
 from conformance.isolation import DEFAULT_TIMEOUT, Crashed, Fault, isolate, loaded_as
 from conformance.limits import Limits
 from conformance.results import Record
-from conformance.runner import CallTally, Runner
+from conformance.runner import Runner, run_checks
 from conformance.vocabulary import Check, Origin, Outcome, Verdict
 from implementations.base import (
     ALL_DTYPES,
@@ -206,7 +207,7 @@ def _run_plan(impl: Implementation, plan: Plan, runner: Runner, events: _Events 
     for dtype in plan.dtypes or dtypes_of(impl):
         for device in plan.devices:
             context = runner.context(impl, dtype, device)
-            found = [r for case in plan.cases for r in _announced(context.run_case(case),
+            found = [r for case in plan.cases for r in _announced(run_checks(context, case),
                                                                    events)]
             if t is not None:
                 covered, table = _covering(impl, plan, runner, (dtype, device), t, found)
@@ -253,7 +254,7 @@ def _covering(impl: Implementation, plan: Plan, runner: Runner, where: tuple[str
     records: list[Record] = []
     ran: list[coverage.Row] = []
     for row in coverage.covering_rows(t, unsupported, spec_rows):
-        found = context.run_case(coverage.case_of(row))
+        found = run_checks(context, coverage.case_of(row))
         records += found
         if any(_exercised(r) for r in found):
             ran.append(row)

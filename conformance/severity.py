@@ -29,7 +29,7 @@ reports call ``severity_of`` again, so this module is the one source.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from conformance.vocabulary import (
     FAULT_VERDICTS,
@@ -40,42 +40,31 @@ from conformance.vocabulary import (
     Verdict,
 )
 
-if TYPE_CHECKING:
-    from conformance.results import Record
 
-__all__ = ["MARKS", "WORDS", "is_invalid_check", "severity_of", "worst"]
+class Judged(Protocol):
+    """What severity is derived from: the fields of a ``conformance.results.Record`` it reads
+    (a protocol, so that this module needs not import the records it judges)."""
+
+    @property
+    def check(self) -> str: ...
+    @property
+    def verdict(self) -> Verdict: ...
+    @property
+    def outcome(self) -> Outcome | None: ...
+    @property
+    def convention(self) -> str | None: ...
+
+__all__ = ["Judged", "is_invalid_check", "severity_of", "worst"]
 
 _FAULT_OUTCOMES = (Outcome.CRASH, Outcome.TIMEOUT, Outcome.OUT_OF_MEMORY, Outcome.BAD_RETURN)
 _NO_FINDING = (Verdict.CONFORMS, Verdict.UNSUPPORTED, Verdict.NOT_RUN)
-
-#: A one-character mark per severity, for matrix cells and terminals.
-MARKS: dict[Severity, str] = {
-    Severity.WRONG_ON_VALID: "✗",
-    Severity.WRITES_INPUT: "✗",
-    Severity.ACCEPTS_INVALID: "!",
-    Severity.CRASH: "✗",
-    Severity.REJECTS_VALID: "!",
-    Severity.ACCURACY: "≈",
-    Severity.CONVENTION: "~",
-}
-#: A short word per severity, for matrix cells.
-WORDS: dict[Severity, str] = {
-    Severity.WRONG_ON_VALID: "wrong",
-    Severity.WRITES_INPUT: "writes input",
-    Severity.ACCEPTS_INVALID: "accepts invalid",
-    Severity.CRASH: "crash",
-    Severity.REJECTS_VALID: "rejects valid",
-    Severity.ACCURACY: "less accurate",
-    Severity.CONVENTION: "convention",
-}
-
 
 def is_invalid_check(check: str) -> bool:
     """Whether ``check`` calls with invalid input (``invalid`` or ``property:invalid-*``)."""
     return check == Check.INVALID or check.startswith(f"{PROPERTY_PREFIX}invalid-")
 
 
-def severity_of(record: Record) -> Severity | None:
+def severity_of(record: Judged) -> Severity | None:
     """The severity of ``record`` (module docstring), ``None`` when it is no finding."""
     if record.verdict in (Verdict.UNSUPPORTED, Verdict.NOT_RUN):
         return None

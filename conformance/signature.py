@@ -25,14 +25,22 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
+from conformance.severity import Judged
 from conformance.vocabulary import FAULT_VERDICTS, FEATURES, Verdict
 
-if TYPE_CHECKING:
-    from conformance.results import Record
+
+class Described(Judged, Protocol):
+    """What a cause is read from: a judged record's fields and its features and case (a
+    protocol, so that this module needs not import the records it describes)."""
+
+    @property
+    def features(self) -> list[str]: ...
+    @property
+    def case_spec(self) -> dict[str, Any] | None: ...
 
 __all__ = ["DEFAULTS", "SEPARATOR", "TRAITS", "Cause", "cause_of", "parse",
            "signature_of", "spec_traits", "value_traits"]
@@ -71,7 +79,7 @@ class Cause:
             wanted <= set(other.features)
 
 
-def cause_of(record: Record) -> Cause | None:
+def cause_of(record: Described) -> Cause | None:
     """The cause of a finding (a diverging, crashed or timed-out record), else ``None``."""
     if record.verdict not in _FINDINGS:
         return None
@@ -82,7 +90,7 @@ def cause_of(record: Record) -> Cause | None:
                  (*kept, *traits))
 
 
-def signature_of(record: Record) -> str | None:
+def signature_of(record: Described) -> str | None:
     """``check / verdict / outcome / features`` of a finding, else ``None``."""
     cause = cause_of(record)
     return None if cause is None else str(cause)

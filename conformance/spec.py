@@ -1,4 +1,5 @@
-"""Load the canonical cases (``spec/cross_entropy.yaml``) into ``Case`` objects.
+"""Load the canonical cases (``spec/cross_entropy.yaml``) into ``Case`` objects, and append a
+generated one to a spec file (``promote``: the one place spec YAML is written).
 
 The file is read by ``conformance.yamlfile`` (data plus the line of every node; duplicate keys
 rejected there). Each check that follows (the JSON Schema in ``spec/schema.json``, duplicate ids,
@@ -29,17 +30,19 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import yaml
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 
 from conformance.case import Case, Convention, Expect
 from conformance.data import packaged_path
+from conformance.vocabulary import InvalidKind
 from conformance.yamlfile import LocatedError, NodePath, YamlDoc, read_yaml
 from implementations.base import DEFAULT_IGNORE_INDEX, REDUCTIONS, Array, class_axis_of
 from implementations.torch_rules import plan_call
 
 __all__ = ["SpecError", "default_spec_path", "generate", "large_spec_path", "load_spec",
-           "schema_path", "spec_hash"]
+           "promote", "schema_path", "spec_hash"]
 
 SPEC_NAME = "cross_entropy.yaml"
 #: The cases at LLM scale (``C`` in the tens of thousands), same schema; loaded only by the
@@ -279,16 +282,16 @@ def _check_torch_accepts(doc: YamlDoc, base: NodePath, fields: dict[str, Any],
 
 
 #: torch's refusal (a fragment of ``torch_rules``' message) -> the key at fault, the error kind
-_REFUSALS = (("out of bounds", "target", "target-out-of-range"),
-             ("broadcast shape", "target", "shape-mismatch"),
-             ("at least one dimension", "input", "shape-mismatch"),
-             ("weight", "weight", "weight-shape"),
-             ("ignore_index", "ignore_index", "ignore-index-with-probabilities"),
-             ("label_smoothing", "label_smoothing", "label-smoothing-range"),
-             ("target dtype", "target", "target-dtype"),
-             ("type for target", "target", "target-dtype"),
-             ("input must be floating", "input", "input-dtype"),
-             ("reduction", "reduction", "reduction"))
+_REFUSALS = (("out of bounds", "target", InvalidKind.TARGET_OUT_OF_RANGE),
+             ("broadcast shape", "target", InvalidKind.SHAPE_MISMATCH),
+             ("at least one dimension", "input", InvalidKind.SHAPE_MISMATCH),
+             ("weight", "weight", InvalidKind.WEIGHT_SHAPE),
+             ("ignore_index", "ignore_index", InvalidKind.IGNORE_INDEX_WITH_PROBABILITIES),
+             ("label_smoothing", "label_smoothing", InvalidKind.LABEL_SMOOTHING_RANGE),
+             ("target dtype", "target", InvalidKind.TARGET_DTYPE),
+             ("type for target", "target", InvalidKind.TARGET_DTYPE),
+             ("input must be floating", "input", InvalidKind.INPUT_DTYPE),
+             ("reduction", "reduction", InvalidKind.REDUCTION))
 
 
 def _refusal(exc: Exception) -> tuple[str, str]:
@@ -297,7 +300,7 @@ def _refusal(exc: Exception) -> tuple[str, str]:
     for fragment, key, kind in _REFUSALS:
         if fragment in text:
             return key, kind
-    return "target", "shape-mismatch"
+    return "target", InvalidKind.SHAPE_MISMATCH
 
 
 def _declared_shape(value: Any) -> tuple[int, ...]:
@@ -501,3 +504,33 @@ def select_cases(cases: list[Case], include: Sequence[str] | None,
                  exclude: Sequence[str] | None = None) -> list[Case]:
     """The cases whose id matches a glob of ``include`` (all when empty) and none of ``exclude``."""
     return [c for c in cases if _selected(c.id, include, exclude)]
+
+
+def promote(record: dict[str, Any], spec_path: str | Path) -> str | None:
+    """Append a generated counterexample (``record["case_spec"]``) to a spec YAML file.
+
+    The case gets source ``generated (seed N)`` (``generated (derandomized profile)`` for a
+    derandomized profile's, which has no seed) and the tag ``generated``; returns its id, or
+    ``None`` when the record has no case or the file already holds that id.
+    """
+    case_spec = record.get("case_spec")
+    if not case_spec:
+        return None
+    path = Path(spec_path)
+    text = path.read_text(encoding="utf-8")
+    case_id = str(case_spec["id"])
+    if f"id: {case_id}\n" in text:
+        return None
+    entry = dict(case_spec)
+    seed = record.get("seed")
+    entry["source"] = f"generated (seed {seed})" if seed is not None else \
+        "generated (derandomized profile)"
+    entry["tags"] = ["generated"]
+    if record.get("origin") == "covering":  # a row of the covering array keeps its source
+        entry["source"], entry["tags"] = case_spec["source"], ["covering"]
+    entry["note"] = f"found by {record.get('check')} on {record.get('impl')}: " \
+                    f"{record.get('reason') or ''}".strip()[:400]
+    dumped = yaml.safe_dump([entry], sort_keys=False, default_flow_style=None, width=100)
+    block = "\n".join("  " + line if line else line for line in dumped.splitlines())
+    path.write_text(text.rstrip("\n") + "\n\n" + block + "\n", encoding="utf-8")
+    return case_id

@@ -38,6 +38,7 @@ from hypothesis.extra import numpy as hnp
 
 from conformance.case import Case, Expect
 from conformance.spec import generate
+from conformance.vocabulary import INVALID_GENERATORS
 from implementations.base import DEFAULT_IGNORE_INDEX, Array, class_axis_of
 
 __all__ = [
@@ -79,8 +80,8 @@ INDEX_KIND_WEIGHTS = (2, 4, 2, 1)  # padding with ignore_index is the most commo
 #: more than half the time, first (shrinking goes there).
 IGNORE_KINDS = ("default", "default", "default", "default", "class", "beyond", "negative")
 WEIGHT_KINDS = ("positive", "with-zeros", "negative")
-INVALID_KINDS = ("target-out-of-range", "negative-target", "ignore-index-with-probabilities",
-                 "label-smoothing-above-one", "weight-wrong-length", "shape-mismatch")
+#: The invalid-input generators (``invalid_calls``' kinds): ``conformance.vocabulary``'s.
+INVALID_KINDS = tuple(INVALID_GENERATORS)
 SMALL_CLASSES = 6  # classes drawn first (shrinking target) before the full range
 
 
@@ -415,7 +416,8 @@ def calls(**bounds: Any) -> st.SearchStrategy[dict[str, Any]]:
 @_memo
 @st.composite
 def invalid_cases(draw: st.DrawFn, kind: str, *, max_classes: int = 6) -> Case:
-    """Calls torch refuses, of one kind from ``INVALID_KINDS`` (``expect.error`` is the kind)."""
+    """Calls torch refuses, made by one generator of ``INVALID_KINDS`` (``expect.error`` is
+    the generator's name)."""
     if kind not in INVALID_KINDS:
         raise InvalidArgument(f"kind={kind!r} must be one of {INVALID_KINDS}")
     shape = draw(shapes(max_classes=max_classes, min_batch=1, max_batch=4, max_extra_dims=0,

@@ -42,8 +42,8 @@ from typing import Any
 
 import numpy as np
 
-from implementations._dtypes import finfo, numpy_dtype
 from implementations.base import Array, class_axis_of
+from implementations.dtypes import finfo, numpy_dtype
 from implementations.reference import Decomposition
 
 K = 2.0
@@ -71,9 +71,9 @@ class Comparison:
     """Measured error of ``actual`` against ``expected`` and whether it is within ``allowed``."""
 
     ok: bool
-    max_abs: float  # these four are figures of ONE element: the one that uses the largest
-    max_rel: float  # fraction of its bound (so "off by X; allowed Y" compares like with like)
-    max_ulp: float  # ULPs of the dtype at the problem's scale there (``scale_ulp``)
+    worst_abs: float  # these four are figures of ONE element, the worst: the one that uses
+    worst_rel: float  # the largest fraction of its bound (so "off by X; allowed Y" compares
+    worst_ulp: float  # like with like); ULPs of the dtype at the problem's scale there
     allowed_abs: float
     mismatch: str | None = None  # what is wrong beyond size (NaN pattern, inf, shape)
     used: float = 0.0  # that element's error as a fraction of its bound (1.0: all of it)
@@ -84,9 +84,15 @@ class Comparison:
     within: str | None = None  # the lower dtype whose bound a divergence meets (``LOWER``)
 
     def as_dict(self) -> dict[str, Any]:
-        """Plain-JSON form (non-finite numbers as strings; figures not measured left out)."""
-        return {k: _jsonable(v) for k, v in asdict(self).items()
+        """Plain-JSON form (non-finite numbers as strings; figures not measured left out).
+        The worst element's figures keep their keys of ``results.json``'s first format,
+        ``max_abs``, ``max_rel`` and ``max_ulp`` (``conformance/results.schema.json``)."""
+        return {_JSON_KEYS.get(k, k): _jsonable(v) for k, v in asdict(self).items()
                 if v is not None or k == "mismatch"}
+
+
+#: ``Comparison``'s fields whose ``results.json`` key differs from their name.
+_JSON_KEYS = {"worst_abs": "max_abs", "worst_rel": "max_rel", "worst_ulp": "max_ulp"}
 
 
 def _jsonable(v: Any) -> Any:

@@ -1,6 +1,7 @@
-"""The words results are made of: checks, verdicts, outcomes, origins, invalid-input kinds and
-features. Every module that writes or reads a record takes its words from here, and a test holds
-them equal to the JSON schemas (``conformance/results.schema.json``, ``spec/schema.json``).
+"""The words results are made of: checks, verdicts, outcomes, severities (with their marks and
+short words), origins, invalid-input kinds and features. Every module that writes or reads a
+record takes its words from here, and ``tests/test_vocabulary.py`` holds them equal to the JSON
+schemas (``conformance/results.schema.json``, ``spec/schema.json``).
 
 The enumerations are ``StrEnum``: a member *is* its string, so records compare, sort, hash and
 serialize as plain text, and a record read back from ``results.json`` turns into members again.
@@ -13,9 +14,13 @@ from enum import StrEnum
 __all__ = [
     "FAULT_VERDICTS",
     "FEATURES",
+    "INVALID_GENERATORS",
     "INVALID_KINDS",
     "PROPERTY_PREFIX",
+    "SEVERITY_MARKS",
+    "SEVERITY_WORDS",
     "Check",
+    "InvalidKind",
     "Origin",
     "Outcome",
     "Severity",
@@ -76,6 +81,28 @@ class Severity(StrEnum):
         return list(Severity).index(self)
 
 
+#: A one-character mark per severity, for matrix cells and terminals.
+SEVERITY_MARKS: dict[Severity, str] = {
+    Severity.WRONG_ON_VALID: "✗",
+    Severity.WRITES_INPUT: "✗",
+    Severity.ACCEPTS_INVALID: "!",
+    Severity.CRASH: "✗",
+    Severity.REJECTS_VALID: "!",
+    Severity.ACCURACY: "≈",
+    Severity.CONVENTION: "~",
+}
+#: A short word per severity, for matrix cells.
+SEVERITY_WORDS: dict[Severity, str] = {
+    Severity.WRONG_ON_VALID: "wrong",
+    Severity.WRITES_INPUT: "writes input",
+    Severity.ACCEPTS_INVALID: "accepts invalid",
+    Severity.CRASH: "crash",
+    Severity.REJECTS_VALID: "rejects valid",
+    Severity.ACCURACY: "less accurate",
+    Severity.CONVENTION: "convention",
+}
+
+
 class Origin(StrEnum):
     """Where a record's case came from."""
 
@@ -108,18 +135,33 @@ def is_check(name: str) -> bool:
         name.startswith(PROPERTY_PREFIX) and len(name) > len(PROPERTY_PREFIX))
 
 
-#: Kinds of invalid input: ``expect.error`` in the spec, and the invalid-input generators.
-INVALID_KINDS: tuple[str, ...] = (
-    "target-out-of-range",
-    "negative-target",
-    "shape-mismatch",
-    "weight-shape",
-    "ignore-index-with-probabilities",
-    "label-smoothing-range",
-    "target-dtype",
-    "reduction",
-    "input-dtype",
-)
+class InvalidKind(StrEnum):
+    """Kinds of invalid input: ``expect.error`` in the spec (``spec/schema.json``), and what each
+    invalid-input generator makes (``INVALID_GENERATORS``)."""
+
+    TARGET_OUT_OF_RANGE = "target-out-of-range"
+    SHAPE_MISMATCH = "shape-mismatch"
+    WEIGHT_SHAPE = "weight-shape"
+    IGNORE_INDEX_WITH_PROBABILITIES = "ignore-index-with-probabilities"
+    LABEL_SMOOTHING_RANGE = "label-smoothing-range"
+    TARGET_DTYPE = "target-dtype"
+    REDUCTION = "reduction"
+    INPUT_DTYPE = "input-dtype"
+
+
+INVALID_KINDS: tuple[InvalidKind, ...] = tuple(InvalidKind)
+
+#: The invalid-input generators (``conformance.strategies.invalid_cases``; their properties are
+#: ``property:invalid-<generator>``, and a generated case's ``expect.error`` is the generator's
+#: name), in their order, each with the kind of invalid input it makes.
+INVALID_GENERATORS: dict[str, InvalidKind] = {
+    "target-out-of-range": InvalidKind.TARGET_OUT_OF_RANGE,
+    "negative-target": InvalidKind.TARGET_OUT_OF_RANGE,
+    "ignore-index-with-probabilities": InvalidKind.IGNORE_INDEX_WITH_PROBABILITIES,
+    "label-smoothing-above-one": InvalidKind.LABEL_SMOOTHING_RANGE,
+    "weight-wrong-length": InvalidKind.WEIGHT_SHAPE,
+    "shape-mismatch": InvalidKind.SHAPE_MISMATCH,
+}
 
 #: Matrix rows, in display order, with their titles.
 FEATURES: dict[str, str] = {

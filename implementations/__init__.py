@@ -6,6 +6,9 @@ third-party package registers under the entry-point group ``ce_conformance.imple
 or any ``package.module:attribute``. A framework is imported only when its implementation is
 loaded (``implementations.frameworks``); loading one whose framework is missing raises
 ``NotInstalledError`` naming the extra.
+
+``Adapter`` and ``TorchLossAdapter`` are the public bases an adapter may subclass (the contract
+itself is a ``Protocol``: see ``implementations.adapter`` and ``docs/PLUGINS.md``).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from importlib import metadata
 from typing import Any
 
 from implementations import registry
+from implementations.adapter import Adapter, Arguments, TorchLossAdapter
 from implementations.base import (
     Call,
     Implementation,
@@ -26,9 +30,12 @@ from implementations.frameworks import require
 
 __all__ = [
     "BUILTIN",
+    "Adapter",
+    "Arguments",
     "Call",
     "Implementation",
     "NotInstalledError",
+    "TorchLossAdapter",
     "UnknownImplementationError",
     "Unsupported",
     "known_names",

@@ -12,12 +12,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from implementations.torch_rules import Plan
+from implementations.torch_rules import CallPlan
 
 Total = Callable[..., Any]
 
 
-def reduce_index_terms(nll: Any, smooth: Any, w_y: Any, plan: Plan, total: Total) -> Any:
+def reduce_index_terms(nll: Any, smooth: Any, w_y: Any, plan: CallPlan, total: Total) -> Any:
     """Class indices: reduce the NLL and smoothing terms as torch does, then combine them.
 
     ``mean`` divides both by the target weights of the rows torch keeps (0/0 is NaN)."""
@@ -33,7 +33,7 @@ def reduce_index_terms(nll: Any, smooth: Any, w_y: Any, plan: Plan, total: Total
     return (1.0 - plan.smoothing) * nll_r + smooth_r * plan.smoothing_per_class
 
 
-def reduce_probability_terms(logp: Any, target: Any, weight: Any | None, plan: Plan,
+def reduce_probability_terms(logp: Any, target: Any, weight: Any | None, plan: CallPlan,
                              total: Total, nan: Callable[[], Any]) -> Any:
     """Probabilities: smooth the target, weigh, reduce; ``mean`` divides by the rows (the
     weights are not in the denominator) and is ``nan()`` for an empty input, as in torch."""

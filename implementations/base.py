@@ -24,14 +24,18 @@ Optional (the harness falls back to sensible defaults when absent):
         What the implementation can run in (default: float64 only, cpu only).
     gpu_names() -> list[str]
         The names of the GPUs it runs on, for provenance (asked only when ``cuda`` is a device).
+    differentiable: bool
+        ``False`` when ``value_and_grad``, though present, is not offered (default ``True``).
 
 The harness reads the optional members through ``dtypes_of``, ``devices_of``,
 ``unsupported_reason``, ``available_reason``, ``versions_of``, ``has_gradient`` and
 ``gpu_names_of`` below, which hold the defaults.
 
 A call that ``supports`` rejects must raise ``Unsupported`` (never drop the argument):
-``require_supported(impl, call)`` does that check. The built-in adapters get both entry points
-from ``implementations._adapter.Adapter`` and are listed in ``implementations.registry``.
+``require_supported(impl, call)`` does that check. The public bases ``implementations.Adapter``
+and ``implementations.TorchLossAdapter`` (``implementations.adapter``) write both entry points
+and that check once; every built-in adapter subclasses one and is listed in
+``implementations.registry``.
 Invalid input must raise (any exception whose message names the problem) or return whatever
 the framework returns: the harness classifies raising, NaN/inf and silent finite numbers.
 """
@@ -205,8 +209,10 @@ def versions_of(impl: Implementation) -> dict[str, str]:
 
 
 def has_gradient(impl: Implementation) -> bool:
-    """Whether ``impl`` offers ``value_and_grad``."""
-    return callable(getattr(impl, "value_and_grad", None))
+    """Whether ``impl`` offers ``value_and_grad`` (and does not say ``differentiable = False``,
+    as an ``implementations.Adapter`` without a gradient does)."""
+    return callable(getattr(impl, "value_and_grad", None)) and \
+        bool(getattr(impl, "differentiable", True))
 
 
 def gpu_names_of(impl: Implementation) -> list[str]:

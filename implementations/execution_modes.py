@@ -25,7 +25,7 @@ compiler's numerics differ most in the low precisions. The ``torch.compile`` col
 from __future__ import annotations
 
 from implementations import frameworks
-from implementations._adapter import Arguments, Result
+from implementations.adapter import Arguments, Result
 from implementations.base import Call
 from implementations.jax_port import JaxPortImplementation
 from implementations.tf_port import TfPortImplementation

@@ -5,7 +5,7 @@ gather, over rows: the input is moved to ``(M, C)`` with the class axis last, so
 serves ``(C)``, ``(N, C)`` and ``(N, C, d1, ..., dk)``. Arguments are checked on the host
 first (``implementations.torch_rules``), since a compiled function cannot raise on data.
 
-Compilation is cached by ``jax.jit`` itself, keyed on the static ``Plan`` and the shapes and
+Compilation is cached by ``jax.jit`` itself, keyed on the static ``CallPlan`` and the shapes and
 dtypes; ``implementations.frameworks.jax()`` keeps the compiled programs on disk too. What need
 not be static is traced, so that one program serves more calls: ``ignore_index`` is an argument
 (the plan's is blanked; a comparison, the same bits traced or constant). Weights stay a pytree
@@ -32,11 +32,11 @@ from typing import Any
 import numpy as np
 
 from implementations import frameworks
-from implementations._adapter import Adapter, Arguments, Result
 from implementations._convert import canonical_device
 from implementations._port import reduce_index_terms, reduce_probability_terms
+from implementations.adapter import Adapter, Arguments, Result
 from implementations.base import DEFAULT_IGNORE_INDEX, Array, Call
-from implementations.torch_rules import Plan, plan_call
+from implementations.torch_rules import CallPlan, plan_call
 
 
 def _jnp() -> Any:
@@ -74,18 +74,18 @@ def _index_losses(logp: Any, target: Any, weight: Any | None,
 
 
 def _index_loss(logp: Any, target: Any, weight: Any | None, ignore_index: Any,
-                plan: Plan) -> Any:
+                plan: CallPlan) -> Any:
     nll, smooth, w_y = _index_losses(logp, target, weight, ignore_index)
     return reduce_index_terms(nll, smooth, w_y, plan, _jnp().sum)
 
 
-def _probability_loss(logp: Any, target: Any, weight: Any | None, plan: Plan) -> Any:
+def _probability_loss(logp: Any, target: Any, weight: Any | None, plan: CallPlan) -> Any:
     jnp = _jnp()
     return reduce_probability_terms(logp, target, weight, plan, jnp.sum,
                                     lambda: jnp.asarray(jnp.nan, logp.dtype))
 
 
-def _loss(x: Any, target: Any, weight: Any | None, ignore_index: Any, plan: Plan) -> Any:
+def _loss(x: Any, target: Any, weight: Any | None, ignore_index: Any, plan: CallPlan) -> Any:
     """torch's loss for arrays already on their device, in ``x``'s dtype (``ignore_index``
     traced: see the module docstring)."""
     logp = _log_softmax(_rows(x, plan.class_axis))
@@ -98,12 +98,12 @@ def _loss(x: Any, target: Any, weight: Any | None, ignore_index: Any, plan: Plan
 
 
 def _summed_loss(x: Any, target: Any, weight: Any | None, ignore_index: Any,
-                 plan: Plan) -> tuple[Any, Any]:
+                 plan: CallPlan) -> tuple[Any, Any]:
     loss = _loss(x, target, weight, ignore_index, plan)
     return _jnp().sum(loss), loss
 
 
-def _traced(plan: Plan) -> tuple[Array, Plan]:
+def _traced(plan: CallPlan) -> tuple[Array, CallPlan]:
     """``ignore_index`` as an array, and the plan with its ``ignore_index`` blanked: what the
     compiled programs take."""
     return np.asarray(plan.ignore_index, np.int64), \

@@ -14,7 +14,7 @@ from __future__ import annotations
 import warnings
 
 from implementations import frameworks
-from implementations._adapter import Arguments, Result
+from implementations.adapter import Arguments, Result
 from implementations.base import Call, DType
 from implementations.jax_port import JaxPortImplementation
 

@@ -27,8 +27,8 @@ from collections.abc import Callable
 from typing import Any
 
 from implementations import frameworks
-from implementations._adapter import Adapter, Arguments, Result
 from implementations._tensorflow import classes_last_value_and_grad
+from implementations.adapter import Adapter, Arguments, Result
 from implementations.base import DEFAULT_IGNORE_INDEX, Array, Call
 
 REDUCTIONS = {"none": "none", "sum": "sum", "mean": "sum_over_batch_size"}

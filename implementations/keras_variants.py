@@ -28,8 +28,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from implementations._adapter import Arguments, Result
 from implementations._tensorflow import device_name, value_and_grad
+from implementations.adapter import Arguments, Result
 from implementations.base import Array, Call, DType
 from implementations.frameworks import tensorflow
 from implementations.keras_native import KerasImplementation

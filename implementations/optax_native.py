@@ -26,10 +26,10 @@ from typing import Any
 import numpy as np
 
 from implementations import frameworks
-from implementations._adapter import Adapter, Arguments, Result
 from implementations._convert import canonical_device, user_reduction
-from implementations._dtypes import is_floating
+from implementations.adapter import Adapter, Arguments, Result
 from implementations.base import Call
+from implementations.dtypes import is_floating
 
 
 @dataclass(frozen=True)

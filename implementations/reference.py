@@ -52,9 +52,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from implementations._adapter import Adapter, Arguments, Result
+from implementations.adapter import Adapter, Arguments, Result
 from implementations.base import DEFAULT_IGNORE_INDEX, Array, Call, Reduction
-from implementations.torch_rules import Plan, check_backward, plan_call
+from implementations.torch_rules import CallPlan, check_backward, plan_call
 
 #: Default bytes of float64 logits per chunk of rows (a chunk holds at least one row).
 CHUNK_BYTES = 1 << 22
@@ -88,7 +88,7 @@ class _Rows:
     weight: Array | None
     out_shape: tuple[int, ...]  # shape of the unreduced loss
     input_shape: tuple[int, ...]
-    plan: Plan
+    plan: CallPlan
 
     @property
     def n_rows(self) -> int:

@@ -1,4 +1,10 @@
-"""The one table of backends: every built-in implementation and every example plugin, once.
+"""The one table of backends: every built-in implementation, and the example plugins that nox
+installs and gates (``PLUGINS``: onnxruntime, broken), once.
+
+Not rows: the fused-kernel examples (``examples/liger-kernel-plugin``,
+``examples/cut-cross-entropy-plugin``) need CUDA, so no CPU session installs them
+(``tests/test_fused_plugins.py`` loads them by ``module:attribute``), and
+``examples/torch-compile-plugin`` is the entry-point form of the built-in ``torch.compile`` row.
 
 Everything that lists backends reads it: ``implementations.load`` and ``known_names``, nox (one
 session per group), ``.ci/run`` and the GitHub workflow (through this module's command line),

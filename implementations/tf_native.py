@@ -15,9 +15,9 @@ from __future__ import annotations
 from typing import Any
 
 from implementations import frameworks
-from implementations._adapter import Adapter, Arguments, Result
 from implementations._convert import user_reduction
 from implementations._tensorflow import classes_last_value_and_grad
+from implementations.adapter import Adapter, Arguments, Result
 from implementations.base import Call
 
 

@@ -18,11 +18,11 @@ import math
 from typing import Any
 
 from implementations import frameworks
-from implementations._adapter import Adapter, Arguments, Result
 from implementations._port import reduce_index_terms, reduce_probability_terms
 from implementations._tensorflow import device_name, value_and_grad
+from implementations.adapter import Adapter, Arguments, Result
 from implementations.base import Call
-from implementations.torch_rules import Plan, plan_call
+from implementations.torch_rules import CallPlan, plan_call
 
 
 def _rows(x: Any, class_axis: int) -> Any:
@@ -34,7 +34,7 @@ def _rows(x: Any, class_axis: int) -> Any:
     return tf.reshape(tf.transpose(x, perm), [rows, x.shape[class_axis]])
 
 
-def _index_losses(logp: Any, target: Any, weight: Any | None, plan: Plan) -> tuple[Any, ...]:
+def _index_losses(logp: Any, target: Any, weight: Any | None, plan: CallPlan) -> tuple[Any, ...]:
     """Per row: ``-w[y] log p[y]``, the smoothing term ``-sum_c w[c] log p[c]``, and ``w[y]``."""
     tf = frameworks.tensorflow()
     zeros = tf.zeros(tf.shape(target), logp.dtype)
@@ -53,18 +53,18 @@ def _index_losses(logp: Any, target: Any, weight: Any | None, plan: Plan) -> tup
     return nll, tf.where(valid, smooth, zeros), w_y
 
 
-def _index_loss(logp: Any, target: Any, weight: Any | None, plan: Plan) -> Any:
+def _index_loss(logp: Any, target: Any, weight: Any | None, plan: CallPlan) -> Any:
     nll, smooth, w_y = _index_losses(logp, target, weight, plan)
     return reduce_index_terms(nll, smooth, w_y, plan, frameworks.tensorflow().reduce_sum)
 
 
-def _probability_loss(logp: Any, target: Any, weight: Any | None, plan: Plan) -> Any:
+def _probability_loss(logp: Any, target: Any, weight: Any | None, plan: CallPlan) -> Any:
     tf = frameworks.tensorflow()
     return reduce_probability_terms(logp, target, weight, plan, tf.reduce_sum,
                                     lambda: tf.constant(float("nan"), logp.dtype))
 
 
-def _loss(x: Any, target: Any, weight: Any | None, plan: Plan) -> Any:
+def _loss(x: Any, target: Any, weight: Any | None, plan: CallPlan) -> Any:
     """torch's loss for tensors on the current device, in ``x``'s dtype."""
     tf = frameworks.tensorflow()
     logp = tf.nn.log_softmax(_rows(x, plan.class_axis), axis=-1)

@@ -1,7 +1,7 @@
 """torch's argument rules, written once for the reference and the framework ports.
 
 ``plan_call`` validates a call as ``torch.nn.functional.cross_entropy`` does and returns its
-``Plan``: the class axis, ``C``, the target kind, the effective smoothing, ``ignore_index`` and
+``CallPlan``: the class axis, ``C``, the target kind, the effective smoothing, ``ignore_index`` and
 the reduction. The reference (NumPy) and the ports (``jax``, ``tensorflow``) run it on the host
 before computing anything, so all three refuse the same calls with the same exception types;
 a traced or compiled port could not raise on data (a compiled gather would silently clamp or
@@ -24,13 +24,13 @@ from typing import NamedTuple
 
 import numpy as np
 
-from implementations._dtypes import is_floating
 from implementations.base import REDUCTIONS, Array, Call, Reduction, TargetKind, target_kind
+from implementations.dtypes import is_floating
 
 _INDEX_DTYPES = (np.dtype(np.int64), np.dtype(np.uint8))
 
 
-class Plan(NamedTuple):
+class CallPlan(NamedTuple):
     """The static part of a validated call (a named tuple: hashable, so a jit static argument
     and a cache key; ``tf.function`` keys on its values, where it would key a dataclass on its
     identity and retrace every call). Whether a weight is given is not in the plan: the ports
@@ -54,7 +54,7 @@ class Plan(NamedTuple):
         return self.smoothing / self.n_classes if self.n_classes else math.inf
 
     @classmethod
-    def of(cls, call: Call) -> Plan:
+    def of(cls, call: Call) -> CallPlan:
         """The plan of a call (as ``Call`` answers it; ``plan_call`` validates first)."""
         return cls(call.class_axis, call.n_classes, call.target_kind, call.ignore_index,
                    call.reduction, call.smoothing)
@@ -62,7 +62,7 @@ class Plan(NamedTuple):
 
 def plan_call(input: Array, target: Array, weight: Array | None, ignore_index: int,
               reduction: Reduction, label_smoothing: float, *,
-              gradient: bool = False) -> tuple[Plan, Array]:
+              gradient: bool = False) -> tuple[CallPlan, Array]:
     """Validate a call as torch does (with ``gradient``, as its backward does too); return its
     plan and the target to compute with.
 
@@ -78,7 +78,7 @@ def plan_call(input: Array, target: Array, weight: Array | None, ignore_index: i
         t = _checked_indices(call, x, t)
     if gradient:  # after the forward's checks: torch's forward runs (and raises) first
         check_backward(x, np.asarray(target))
-    return Plan.of(call), t
+    return CallPlan.of(call), t
 
 
 def check_backward(input: Array, target: Array) -> None:

@@ -66,7 +66,7 @@ NARROW = {"tests/test_repro.py": "WrongSum"}
 
 REPAIR = """
 import numpy as _catches_np
-from implementations._dtypes import numpy_dtype as _catches_dtype
+from implementations.dtypes import numpy_dtype as _catches_dtype
 from implementations.reference import ReferenceImplementation as _CatchesReference
 
 

@@ -29,8 +29,8 @@ import pytest
 import implementations
 from conformance.case import Case
 from implementations import frameworks, reference, registry
-from implementations._dtypes import numpy_dtype
 from implementations.base import Call, Unsupported, available_reason, devices_of
+from implementations.dtypes import numpy_dtype
 
 PORTS = ("jax", "jax.eager", "tensorflow", "tensorflow.function")  # the ports, in each mode
 NATIVES = ("jax.optax", "tensorflow.nn", "keras")

@@ -21,8 +21,8 @@ from conformance.spec import default_spec_path, large_spec_path, load_spec
 from conformance.strategies import large_cases
 from conformance.vocabulary import Verdict
 from implementations import reference as ref
-from implementations._dtypes import round_to
 from implementations.base import Reduction
+from implementations.dtypes import round_to
 from implementations.reference import ReferenceImplementation
 
 TILE = 4096

@@ -7,8 +7,8 @@ import math
 
 from hypothesis import find
 
+from conformance.context import too_far
 from conformance.properties import PROFILES, _stratum
-from conformance.runner import too_far
 from conformance.tolerance import Comparison
 from implementations.base import Call
 

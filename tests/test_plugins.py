@@ -18,7 +18,7 @@ import pytest
 
 import implementations
 from conformance.cli import main
-from implementations.base import UnknownImplementationError
+from implementations.base import UnknownImplementationError, has_gradient
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -136,3 +136,40 @@ def test_onnxruntime_gate_passes_with_its_expectations(monkeypatch, capsys):
     out = capsys.readouterr().out
     assert status == 0, out
     assert "known divergences:" in out
+
+
+def test_onnxruntime_refuses_what_it_cannot_express(monkeypatch):
+    """The public base raises ``Unsupported`` with ``limits``' reason, and offers no gradient."""
+    monkeypatch.syspath_prepend(str(ORT))
+    ort = implementations.load("ce_conformance_onnxruntime:OnnxRuntimeImplementation")
+    x = np.zeros((2, 3))
+    with pytest.raises(implementations.Unsupported, match="no label smoothing"):
+        ort.cross_entropy(x, np.array([0, 1]), label_smoothing=0.1)
+    assert not has_gradient(ort)
+
+
+def _guide_example(tmp_path: Path) -> Path:
+    """PLUGINS.md's ``my_ce/__init__.py``, written out as the guide gives it."""
+    text = (ROOT / "docs" / "PLUGINS.md").read_text(encoding="utf-8")
+    after = text[text.index("`my_ce/__init__.py`:"):]
+    code = after[after.index("```python\n") + len("```python\n"):]
+    code = code[:code.index("\n```")]
+    (tmp_path / "my_ce").mkdir()
+    (tmp_path / "my_ce" / "__init__.py").write_text(code + "\n", encoding="utf-8")
+    return tmp_path
+
+
+def test_the_guides_example_runs_and_refuses_as_it_says(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("torch")
+    monkeypatch.syspath_prepend(str(_guide_example(tmp_path)))
+    impl = implementations.load("my_ce:MyCrossEntropy")
+    reference = implementations.load("reference")
+    x = np.array([[1.0, 2.0, 0.5], [0.0, -1.0, 3.0]])
+    t = np.array([0, 2])
+    np.testing.assert_allclose(impl.cross_entropy(x, t, label_smoothing=0.1),
+                               reference.cross_entropy(x, t, label_smoothing=0.1), rtol=1e-12)
+    with pytest.raises(implementations.Unsupported, match="class indices only"):
+        impl.cross_entropy(x, np.full((2, 3), 1 / 3))
+    status = main(["gate", "--impl", "my_ce:MyCrossEntropy", "--no-properties",
+                   "--no-gradients", "--spec", str(MINI_SPEC), "--dtype", "float64"])
+    assert status == 0, capsys.readouterr().out

@@ -11,8 +11,9 @@ import pytest
 import yaml
 
 import implementations
-from conformance.properties import promote, property_names, run_properties
+from conformance.properties import property_names, run_properties
 from conformance.results import Record
+from conformance.spec import promote
 from implementations import reference as ref
 from implementations.base import DEFAULT_IGNORE_INDEX, Array
 

@@ -3,7 +3,7 @@
 A check is an object with a ``name``, an ``order`` (records of a case come out in this order),
 ``applies(case, context) -> bool`` and ``run(context, case) -> Record``; each module of this
 package exports one as ``CHECK``. ``conformance.runner.Runner`` iterates them, so a new check is
-one new file here. The ``context`` (``conformance.runner.Context``) holds the implementation,
+one new file here. The ``context`` (``conformance.context.Context``) holds the implementation,
 dtype and device, evaluates the reference once per case, calls the implementation (in its
 worker) and builds the records.
 """
@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from conformance.case import Case
+    from conformance.context import Context
     from conformance.results import Record
-    from conformance.runner import Context
 
 
 class CaseCheck(Protocol):

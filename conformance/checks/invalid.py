@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from conformance.context import classify, describe
 from conformance.isolation import Invocation
-from conformance.runner import classify, describe
 from conformance.vocabulary import Check, Outcome, Verdict
 
 if TYPE_CHECKING:
     from conformance.case import Case
+    from conformance.context import Context
     from conformance.results import Record
-    from conformance.runner import Context
 
 
 class InvalidCheck:

@@ -8,14 +8,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from conformance import tolerance
+from conformance.context import describe
 from conformance.isolation import Invocation
-from conformance.runner import describe
 from conformance.vocabulary import Check, Outcome, Verdict
 
 if TYPE_CHECKING:
     from conformance.case import Case
+    from conformance.context import Context
     from conformance.results import Record
-    from conformance.runner import Context
     from implementations.base import Array
 
 
@@ -66,7 +66,7 @@ def _check_quote(case: Case, value: Array, dtype: str,
         close = bool(np.array_equal(np.signbit(a[~np.isnan(a)]), np.signbit(q[~np.isnan(q)])))
     if close:
         return cmp, None
-    failed = tolerance.Comparison(False, cmp.max_abs, cmp.max_rel, cmp.max_ulp,
+    failed = tolerance.Comparison(False, cmp.worst_abs, cmp.worst_rel, cmp.worst_ulp,
                                   cmp.allowed_abs, "does not round to the quoted value", cmp.used)
     quoted = np.array2string(q, precision=max(case.expect.decimals or 4, 1))
     return failed, f"does not round to the value the source quotes ({quoted})"

@@ -10,11 +10,13 @@ from pathlib import Path
 from rich.console import Console
 
 from conformance import spec
+from conformance.commands import CliError
 from conformance.commands.options import positive
 from conformance.isolation import Fault, IsolatedImplementation, isolate
-from conformance.properties import PROFILES, promote, property_names, run_properties
+from conformance.properties import PROFILES, property_names, run_properties
 from conformance.results import Record
 from conformance.session import check_names
+from conformance.spec import promote
 from conformance.vocabulary import FAULT_VERDICTS
 from implementations.base import ALL_DTYPES
 
@@ -70,8 +72,6 @@ def main(args: argparse.Namespace) -> int:
 def _isolated(name: str) -> IsolatedImplementation:
     """``name`` loaded in a worker of its own, with the default limits (``conformance.limits``);
     a worker that cannot even start is a one-line error."""
-    from conformance.cli import CliError
-
     check_names([name])  # an unknown name is the usual one-line error
     try:
         return isolate(name)
@@ -82,8 +82,6 @@ def _isolated(name: str) -> IsolatedImplementation:
 def _check_spec(path: Path) -> None:
     """Raise unless ``path`` is a spec file (it loads) that can be written: counterexamples are
     appended to it, and nothing is appended to a file of another kind."""
-    from conformance.cli import CliError
-
     if not path.is_file():
         raise CliError(f"{path}: no such spec file (--promote-to appends to an existing spec)")
     spec.case_ids(path)  # a LocatedError, file:line, if it is not a valid spec

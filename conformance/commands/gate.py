@@ -30,6 +30,7 @@ from typing import Any, TextIO
 
 from conformance import config as ce_config
 from conformance import spec
+from conformance.commands import CliError
 from conformance.commands.options import (
     add_run_options,
     finish_logs,
@@ -87,8 +88,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     """Run, judge against the expectations, report; return the exit status."""
-    from conformance.cli import CliError
-
     _apply_settings(args)
     (name,) = session_names([args.impl])
     if args.expectations is not None:  # a bad file is a usage error before any work
@@ -160,8 +159,6 @@ PROGRESS_EVERY = 100  # checks between progress lines on stderr
 def _apply_settings(args: argparse.Namespace) -> None:
     """Fill what the command line left out from $CE_CONFORMANCE_IMPL and [tool.ce-conformance]
     (the command line wins; ``conformance.config``)."""
-    from conformance.cli import CliError
-
     try:
         chosen = ce_config.settings({"impl": args.impl, "expectations": args.expectations,
                                      "dtypes": args.dtype, "devices": args.device,
@@ -195,8 +192,6 @@ def recorded(path: Path, name: str, plan: Plan, spec_sha256: str) -> tuple[str, 
     """The records of implementation ``name`` in the results document at ``path``, within the
     plan's dtypes, devices, cases and checks; a ``CliError`` (one line) when the file cannot
     be read, is of another spec, or holds no record of ``name``."""
-    from conformance.cli import CliError
-
     try:
         doc = read_results(path)
         provenance_of = doc["provenance"]

@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from conformance.commands import CliError
 from conformance.report import MergeError, merge, problems
 from conformance.report.folder import check_out, write_folder
 
@@ -71,6 +72,4 @@ def write(out: Path, doc: dict[str, Any]) -> None:
 
 
 def _error(message: str) -> Exception:
-    from conformance.cli import CliError
-
     return CliError(message)

@@ -17,6 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from conformance import spec
+from conformance.commands import CliError
 from conformance.commands.options import (
     add_run_options,
     finish_logs,
@@ -109,8 +110,6 @@ def main(args: argparse.Namespace) -> int:
 def _given_expectations(paths: list[Path]) -> dict[str, Expectations]:
     """The ``--expectations`` files by the implementation each names; a missing file, or one
     that names no implementation, would be silently unused: a usage error instead."""
-    from conformance.cli import CliError
-
     given = {}
     for path in paths:
         loaded = load_expectations(path, missing_ok=False)
@@ -124,8 +123,6 @@ def _given_expectations(paths: list[Path]) -> dict[str, Expectations]:
 def _check_case_globs(globs: list[str], spec_path: Path, profile: str) -> None:
     """A ``--case`` glob that matches no case id (of the spec or the profile's own spec) is a
     typo: say so rather than run without it."""
-    from conformance.cli import CliError
-
     ids = spec.case_ids(spec_path)
     own = PROFILES[profile].spec
     if own is not None:

@@ -31,8 +31,10 @@ from conformance.features import FEATURES
 from conformance.report.divergences import SPEC_IMPL, Group, badness, record_ulp
 from conformance.report.values import fmt, jsonable, shorten
 from conformance.results import Record
-from conformance.severity import MARKS, WORDS, severity_of, worst
+from conformance.severity import severity_of, worst
 from conformance.tolerance import MEANINGFUL_ULP
+from conformance.vocabulary import SEVERITY_MARKS as MARKS
+from conformance.vocabulary import SEVERITY_WORDS as WORDS
 from conformance.vocabulary import Severity
 
 Status = Literal["conforms", "diverges", "unsupported", "not-run"]

@@ -11,6 +11,11 @@ operator computes (ignore_index with weights, out-of-range labels, empty batches
 differences is the harness's job. ``ignore_index`` is always passed, since torch's default
 (-100) is an ordinary label to the operator when the attribute is absent.
 
+The adapter subclasses ``implementations.Adapter`` (the public base): it writes ``limits`` and
+``evaluate``, and the base answers ``cross_entropy`` (raising ``implementations.Unsupported``
+with the reason for a call ``limits`` refuses); ``differentiable = False`` says there is no
+gradient.
+
 Declared limits: no label smoothing and no probability targets (the operator has neither), no
 bfloat16 (onnxruntime's CPU kernel rejects it), and no gradient (inference only).
 """
@@ -23,18 +28,23 @@ from typing import Any
 
 import numpy as np
 
+from implementations import Adapter, Arguments, Call
+from implementations.adapter import Result
+
 __all__ = ["OnnxRuntimeImplementation"]
 
 OPSET = 13
 IR_VERSION = 8  # old enough for every onnxruntime this supports
 
 
-class OnnxRuntimeImplementation:
+class OnnxRuntimeImplementation(Adapter):
     """``onnxruntime``: ``SoftmaxCrossEntropyLoss`` on onnxruntime's CPU execution provider."""
 
     name = "onnxruntime"
+    framework = "onnxruntime"
     dtypes = ("float16", "float32", "float64")
     devices = ("cpu",)
+    differentiable = False  # inference only
 
     def available(self) -> str | None:
         """``None`` when onnx and onnxruntime import."""
@@ -49,7 +59,7 @@ class OnnxRuntimeImplementation:
         """onnx and onnxruntime versions."""
         return {package: metadata.version(package) for package in ("onnx", "onnxruntime")}
 
-    def supports(self, call: Any) -> str | None:
+    def limits(self, call: Call) -> str | None:
         """What the operator cannot express."""
         if call.target_kind == "probabilities":
             return "SoftmaxCrossEntropyLoss takes class indices only (no probability targets)"
@@ -57,23 +67,20 @@ class OnnxRuntimeImplementation:
             return "SoftmaxCrossEntropyLoss has no label smoothing"
         return None
 
-    def cross_entropy(self, input: Any, target: Any, weight: Any = None,
-                      ignore_index: int = -100, reduction: str = "mean",
-                      label_smoothing: float = 0.0, *, dtype: str = "float64",
-                      device: str = "cpu") -> np.ndarray:
-        """Run the operator; floating arrays in ``dtype``, class indices as int64."""
-        scores = np.asarray(input, dtype=dtype)
-        labels = np.asarray(target)
+    def evaluate(self, args: Arguments, call: Call) -> Result:
+        """Run the operator; floating arrays in ``dtype``, class indices as they are."""
+        scores = np.asarray(args.input, dtype=args.dtype)
+        labels = np.asarray(args.target)
         unbatched = scores.ndim == 1 and labels.ndim == 0
         if unbatched:
             scores, labels = scores[None], labels[None]
         feeds = {"scores": scores, "labels": labels}
-        if weight is not None:
-            feeds["weights"] = np.asarray(weight, dtype=dtype)
-        session = _session(scores.ndim, str(scores.dtype), str(labels.dtype), weight is not None,
-                           reduction, int(ignore_index))
+        if args.weight is not None:
+            feeds["weights"] = np.asarray(args.weight, dtype=args.dtype)
+        session = _session(scores.ndim, str(scores.dtype), str(labels.dtype),
+                           args.weight is not None, args.reduction, int(args.ignore_index))
         (loss,) = session.run(None, feeds)
-        return np.asarray(loss[0] if unbatched and reduction == "none" else loss)
+        return np.asarray(loss[0] if unbatched and args.reduction == "none" else loss), None
 
 
 @lru_cache(maxsize=256)

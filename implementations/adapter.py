@@ -1,26 +1,36 @@
-"""The contract's two entry points, written once for the built-in adapters.
+"""The public adapter bases: the contract's two entry points, written once.
 
-A built-in adapter subclasses ``Adapter`` (third parties need not: the contract is a
-``Protocol``) and writes only what is its own:
+The contract is a ``Protocol`` (``implementations.base``), so nobody has to inherit anything;
+but an adapter that subclasses ``Adapter`` (``implementations.Adapter``, as every built-in one
+does) writes only what is its own:
 
 * ``evaluate(args, call)``: the loss, and with ``call.gradient`` the gradient of its sum, as
   NumPy arrays;
 * ``limits(call)``: why its API cannot express a call, or ``None`` (default: it can);
 * ``framework``: the framework it runs on, by the name ``implementations.frameworks`` knows,
   which answers ``devices`` (``cpu``, and ``cuda`` where the framework sees a GPU) and
-  ``gpu_names()``.
+  ``gpu_names()``; an adapter on another framework sets ``devices`` itself;
+* ``differentiable = False`` when it has no gradient (the harness then skips gradient checks,
+  as for an adapter without ``value_and_grad``).
 
 ``cross_entropy`` and ``value_and_grad`` describe the call (``Call``), raise ``Unsupported``
-with the reason when ``supports`` rejects it (an argument is never dropped), then evaluate.
+with the reason when ``supports`` rejects it (an argument is never dropped) and
+``RuntimeError`` when ``available()`` says why it cannot run here, then evaluate.
+
+``TorchLossAdapter`` is the base for a loss that torch can call (a kernel, a compiled or
+patched ``F.cross_entropy``): it converts NumPy arrays to tensors and back and takes the
+gradient through autograd, so a subclass writes ``torch_loss`` on tensors and its ``limits``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
 
 from implementations import frameworks
 from implementations._convert import canonical_device
-from implementations._dtypes import cast_floating
 from implementations.base import (
     ALL_DTYPES,
     DEFAULT_IGNORE_INDEX,
@@ -28,8 +38,12 @@ from implementations.base import (
     Call,
     DType,
     Reduction,
+    available_reason,
     require_supported,
 )
+from implementations.dtypes import cast_floating, numpy_dtype
+
+__all__ = ["Adapter", "Arguments", "Result", "TorchLossAdapter"]
 
 Result = tuple[Array, Array | None]
 
@@ -62,11 +76,12 @@ class Arguments:
 
 
 class Adapter:
-    """Base of the built-in adapters (see the module docstring)."""
+    """Base of adapters, built-in or not (see the module docstring)."""
 
     name: str
     framework: str
     dtypes: tuple[DType, ...] = ALL_DTYPES
+    differentiable: ClassVar[bool] = True  # False: no gradient, value_and_grad is not offered
 
     @property
     def devices(self) -> tuple[str, ...]:
@@ -96,6 +111,8 @@ class Adapter:
     def _checked(self, args: Arguments, gradient: bool) -> Result:
         call = args.call(gradient)
         require_supported(self, call)
+        if (missing := available_reason(self)) is not None:
+            raise RuntimeError(missing)
         return self.evaluate(args, call)
 
     def cross_entropy(self, input: Array, target: Array, weight: Array | None = None,
@@ -116,3 +133,52 @@ class Adapter:
                                              label_smoothing, dtype, device), gradient=True)
         assert grad is not None
         return loss, grad
+
+
+class TorchLossAdapter(Adapter):
+    """Base of adapters over a loss on torch tensors (see the module docstring): a subclass
+    writes ``torch_loss`` (and ``name``, ``limits``, ``available``... as its own). torch is
+    imported when the adapter first runs, so an adapter whose ``available()`` says torch is
+    missing still loads."""
+
+    framework = "torch"
+
+    @property
+    def _torch(self) -> Any:
+        return frameworks.torch()
+
+    def torch_loss(self, x: Any, target: Any, weight: Any, ignore_index: int, reduction: str,
+                   label_smoothing: float) -> Any:
+        """The loss on torch tensors, differentiable in ``x`` (floating arguments in the
+        requested dtype, on the requested device; class indices keep their integer type)."""
+        raise NotImplementedError
+
+    def evaluate(self, args: Arguments, call: Call) -> Result:
+        """``torch_loss`` with floating arguments cast to ``dtype`` on ``device``; the
+        gradient through autograd."""
+        x = self._tensor(args.input, args.dtype, args.device).requires_grad_(call.gradient)
+        loss = self.torch_loss(x, self._tensor(args.target, args.dtype, args.device),
+                               self._tensor(args.weight, args.dtype, args.device),
+                               int(args.ignore_index), args.reduction,
+                               float(args.label_smoothing))
+        if not call.gradient:
+            return self._to_numpy(loss), None
+        (g,) = self._torch.autograd.grad(loss.sum(), [x])
+        return self._to_numpy(loss), self._to_numpy(g)
+
+    def _tensor(self, array: Array | None, dtype: str, device: str) -> Any:
+        if array is None:
+            return None
+        array = np.asarray(array)
+        # np.array (not ascontiguousarray, which turns 0-d into 1-d) keeps the shape exactly
+        tensor = self._torch.from_numpy(np.array(array, dtype=np.float64 if array.dtype.kind == "f"
+                                                 else array.dtype, copy=True))
+        if tensor.is_floating_point():
+            tensor = tensor.to(getattr(self._torch, dtype))
+        return tensor.to(canonical_device(device))
+
+    def _to_numpy(self, tensor: Any) -> Array:
+        """A NumPy array in the tensor's own dtype (bfloat16 through ``ml_dtypes``)."""
+        tensor = tensor.detach().cpu()
+        dtype = str(tensor.dtype).removeprefix("torch.")
+        return np.asarray(tensor.to(self._torch.float64).numpy().astype(numpy_dtype(dtype)))
