@@ -158,6 +158,8 @@ def test_a_framework_only_one_run_names_is_no_axis() -> None:
                  _run({"torch": "2.13.0+cpu"}, wrong=False, impl="jax")])
     [versions] = [g["versions"] for g in _matrix(doc)["divergences"] if g["impl"] == "jax"]
     assert versions["text"] == "occurs in torch 2.12.1+cu130; fixed in torch 2.13.0+cpu"
+    assert [c["label"] for c in _matrix(doc)["columns"]][1:] == \
+        ["jax (torch 2.12.1+cu130)", "jax (torch 2.13.0+cpu)"]  # earliest first
 
 
 def test_a_merged_folder_re_renders_from_its_results(tmp_path: Any) -> None:

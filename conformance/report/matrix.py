@@ -57,6 +57,12 @@ class Column:
     device: str | None
     label: str
     versions: versions.Versions | None = None
+    axis: tuple[str, ...] = ()  # the frameworks whose versions tell its columns apart
+
+    @property
+    def order(self) -> list[tuple[tuple[int, ...], str]]:
+        """Sorts the columns of one implementation earliest version first."""
+        return versions.sort_key(self.versions or (), self.axis)
 
     def holds(self, record: Record) -> bool:
         """Whether ``record`` belongs to this column."""
@@ -215,11 +221,10 @@ def columns(records: Iterable[Record], skipped: dict[str, str]) -> list[Column]:
         label = f"{impl}@{device}" if several else impl
         if held is not None:
             label += f" ({versions.label(held, axes[impl])})"
-        cols.append(Column(impl, device, label, held))
+        cols.append(Column(impl, device, label, held, axes.get(impl, ())))
     ran = {impl for impl, _, _ in found}
     cols += [Column(impl, None, impl) for impl in skipped if impl not in ran]
-    return sorted(cols, key=lambda c: (c.impl, c.device or "",
-                                       versions.sort_key(c.versions or ())))
+    return sorted(cols, key=lambda c: (c.impl, c.device or "", c.order))
 
 
 def locate(cols: Iterable[Column]) -> Callable[[Record], int]:
@@ -263,8 +268,7 @@ def order(cols: Iterable[Column], groups: list[Group]) -> list[Column]:
     best: dict[tuple[str, str | None], tuple[bool, int, int, str]] = {}
     for col in cols:
         best[(col.impl, col.device)] = min(key(col), best.get((col.impl, col.device), key(col)))
-    return sorted(cols, key=lambda c: (best[(c.impl, c.device)],
-                                       versions.sort_key(c.versions or ())))
+    return sorted(cols, key=lambda c: (best[(c.impl, c.device)], c.order))
 
 
 def build(records: list[Record], skipped: dict[str, str], groups: list[Group],

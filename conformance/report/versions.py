@@ -150,7 +150,8 @@ def spreads(records: Iterable[Record], groups: Iterable[Any]) -> dict[str, Sprea
     for g in groups:
         if g.impl not in axes:
             continue
-        order = sorted({v for impl, v in ran if impl == g.impl}, key=sort_key)
+        order = sorted({v for impl, v in ran if impl == g.impl},
+                       key=lambda v: sort_key(v, axes[g.impl]))
         occurs = {of(r) for r in g.records}
         checks = {(r.case, r.check, r.dtype, r.device) for r in g.records}
         without = [v for v in order if v not in occurs and ran[(g.impl, v)] & checks]
@@ -160,6 +161,10 @@ def spreads(records: Iterable[Record], groups: Iterable[Any]) -> dict[str, Sprea
     return found
 
 
-def sort_key(versions: Versions) -> list[tuple[tuple[int, ...], str]]:
-    """Sorts sets of versions earliest first (by release numbers, framework by framework)."""
-    return [(_release(v) or (), f"{n} {v}") for n, v in versions]
+def sort_key(versions: Versions, frameworks: Iterable[str] | None = None) \
+        -> list[tuple[tuple[int, ...], str]]:
+    """Sorts sets of versions earliest first: by the release numbers of ``frameworks`` (all
+    that a set names when not given), framework by framework."""
+    held = dict(versions)
+    names = sorted(held) if frameworks is None else [n for n in frameworks if n in held]
+    return [(_release(held[n]) or (), f"{n} {held[n]}") for n in names]
