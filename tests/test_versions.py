@@ -87,6 +87,17 @@ def test_a_cause_in_every_version_is_said_to_be() -> None:
                                 "(every version that ran its checks)")
 
 
+def test_a_cause_of_a_middle_version_only_is_neither_fixed_nor_new() -> None:
+    keras_12 = {"keras": "3.12.1", "tensorflow": "2.21.0"}
+    doc = merge([_run(keras_12, wrong=False), _run(KERAS_OLD, wrong=True),
+                 _run(KERAS_NEW, wrong=False)])
+    [versions] = _keras_versions(doc)
+    assert versions["without"] == [keras_12, KERAS_NEW]
+    assert versions["fixed_in"] is None
+    assert versions["new_in"] is None
+    assert versions["text"] == "occurs in keras 3.13.2; not in keras 3.12.1; keras 3.15.1"
+
+
 def test_a_version_that_ran_none_of_its_checks_is_no_fix() -> None:
     """The older run asked for float64 only; the cause is float16's: not measured there."""
     doc = merge([_run(KERAS_OLD, wrong=False, dtype="float64"),
