@@ -51,7 +51,7 @@ def test_a_cause_of_the_older_version_only_is_fixed_in_the_newer() -> None:
     [versions] = _keras_versions(doc)
     assert versions["occurs"] == [KERAS_OLD]
     assert versions["without"] == [KERAS_NEW]
-    assert versions["fixed_in"] == KERAS_NEW
+    assert versions["fixed_in"] == {"keras": "3.15.1"}
     assert versions["new_in"] is None
     assert versions["text"] == "occurs in keras 3.13.2; fixed in keras 3.15.1"
     files = rendered(doc)
@@ -73,7 +73,7 @@ def test_a_cause_of_the_newer_version_only_is_new_in_it() -> None:
     doc = merge([_run(KERAS_OLD, wrong=False), _run(KERAS_NEW, wrong=True)])
     [versions] = _keras_versions(doc)
     assert versions["fixed_in"] is None
-    assert versions["new_in"] == KERAS_NEW
+    assert versions["new_in"] == {"keras": "3.15.1"}
     assert versions["text"] == "occurs in keras 3.15.1; new in keras 3.15.1; not in keras 3.13.2"
 
 
@@ -118,6 +118,26 @@ def test_the_label_names_only_the_frameworks_that_differ() -> None:
     assert columns[1:] == ["keras (tensorflow 2.20.0)", "keras (tensorflow 2.21.0)"]
     [versions] = _keras_versions(doc)
     assert versions["text"] == "occurs in tensorflow 2.20.0; fixed in tensorflow 2.21.0"
+
+
+def test_one_framework_alone_can_explain_a_cause() -> None:
+    """Runs at keras 3.13.2 on tensorflow 2.21.0, and keras 3.15.1 on 2.20.0 and on 2.21.0:
+    a cause of both keras 3.15.1 runs is new in keras 3.15.1, whatever the tensorflow (the
+    pairs are not ordered as a whole: 2.20.0 < 2.21.0 but 3.15.1 > 3.13.2)."""
+    tf_20 = {"keras": "3.15.1", "tensorflow": "2.20.0"}
+    doc = merge([_run(KERAS_OLD, wrong=False), _run(tf_20, wrong=True),
+                 _run(KERAS_NEW, wrong=True)])
+    [versions] = _keras_versions(doc)
+    assert versions["new_in"] == {"keras": "3.15.1"}
+    assert versions["fixed_in"] is None
+    assert versions["text"] == (
+        "occurs in keras 3.15.1, tensorflow 2.20.0; keras 3.15.1, tensorflow 2.21.0; "
+        "new in keras 3.15.1; not in keras 3.13.2, tensorflow 2.21.0")
+    by_tf = merge([_run(KERAS_OLD, wrong=True), _run(tf_20, wrong=False),
+                   _run(KERAS_NEW, wrong=True)])  # keras does not separate them; tf does
+    [versions] = _keras_versions(by_tf)
+    assert versions["new_in"] == {"tensorflow": "2.21.0"}
+    assert versions["fixed_in"] is None
 
 
 def test_release_numbers_compare_as_numbers() -> None:

@@ -258,8 +258,7 @@ def _versions_json(spread: Spread | None) -> dict[str, Any]:
     return {"versions": {"frameworks": list(spread.frameworks), "occurs": names(spread.occurs),
                          "without": names(spread.without),
                          "not_measured": names(spread.unmeasured),
-                         "fixed_in": dict(fixed) if fixed else None,
-                         "new_in": dict(new) if new else None, "text": spread.text()}}
+                         "fixed_in": fixed, "new_in": new, "text": spread.text()}}
 
 
 def render_report(doc: dict[str, Any], out_dir: Path) -> list[Path]:

@@ -97,37 +97,47 @@ class Spread:
     unmeasured: tuple[Versions, ...]  # versions that ran none of its checks
 
     @property
-    def fixed_in(self) -> Versions | None:
-        """The earliest version without the cause, when every version without it is later
-        than every version with it."""
+    def fixed_in(self) -> dict[str, str] | None:
+        """The earliest version without the cause (of the frameworks that explain it), when
+        every version without it is later than every version with it."""
         return self._first_after(self.occurs, self.without)
 
     @property
-    def new_in(self) -> Versions | None:
-        """The earliest version with the cause, when every version with it is later than
-        every version without it."""
+    def new_in(self) -> dict[str, str] | None:
+        """The earliest version with the cause (of the frameworks that explain it), when
+        every version with it is later than every version without it."""
         return self._first_after(self.without, self.occurs)
 
     def _first_after(self, before: tuple[Versions, ...],
-                     after: tuple[Versions, ...]) -> Versions | None:
-        if not before or not after or not all(earlier(a, b, self.frameworks)
-                                               for a in before for b in after):
+                     after: tuple[Versions, ...]) -> dict[str, str] | None:
+        """Ordered by every framework that differs; failing that, by one framework alone
+        whose versions with and without the cause do not overlap (keras 3.13.2 without it,
+        keras 3.15.1 with it, whatever tensorflow it ran on)."""
+        if not before or not after:
             return None
-        return next(v for v in after if not any(earlier(o, v, self.frameworks) for o in after))
+        singles = [(n,) for n in self.frameworks
+                   if not {dict(v).get(n) for v in before} & {dict(v).get(n) for v in after}]
+        for names in (self.frameworks, *singles):
+            if all(earlier(a, b, names) for a in before for b in after):
+                first = next(v for v in after if not any(earlier(o, v, names) for o in after))
+                return {n: dict(first)[n] for n in names if n in dict(first)}
+        return None
 
     def text(self) -> str:
-        """``occurs in keras 3.13.2; fixed in keras 3.15.1``, ``occurs in torch 2.11.0,
+        """``occurs in keras 3.13.2; fixed in keras 3.15.1``, ``occurs in torch 2.11.0;
         torch 2.12.1 (every version that ran its checks)``, ..."""
         def names(found: Iterable[Versions]) -> str:
             return "; ".join(label(v, self.frameworks) for v in found)
+        def named(versions: dict[str, str]) -> str:
+            return ", ".join(f"{n} {v}" for n, v in versions.items())
         parts = [f"occurs in {names(self.occurs)}"]
-        if self.fixed_in is not None:
-            parts.append(f"fixed in {label(self.fixed_in, self.frameworks)}")
-            if len(self.without) > 1:
+        fixed, new = self.fixed_in, self.new_in
+        if fixed is not None:
+            parts.append(f"fixed in {named(fixed)}")
+            if len(self.without) > 1 or len(fixed) < len(self.frameworks):
                 parts.append(f"not in {names(self.without)}")
-        elif self.new_in is not None:
-            parts.append(f"new in {label(self.new_in, self.frameworks)}; "
-                         f"not in {names(self.without)}")
+        elif new is not None:
+            parts.append(f"new in {named(new)}; not in {names(self.without)}")
         elif self.without:
             parts.append(f"not in {names(self.without)}")
         else:
