@@ -97,6 +97,11 @@ class Spread:
     unmeasured: tuple[Versions, ...]  # versions that ran none of its checks
 
     @property
+    def differs(self) -> bool:
+        """Whether some version ran the cause's checks without it."""
+        return bool(self.without)
+
+    @property
     def fixed_in(self) -> dict[str, str] | None:
         """The earliest version without the cause (of the frameworks that explain it), when
         every version without it is later than every version with it."""
