@@ -4,6 +4,7 @@
     nox -s backend                          # every group (the example plugins' too)
     nox -s matrix                           # every published group, then one merged report
     nox -s "gate(impl='torch')"             # pass/fail one implementation on its expectations
+    nox -s "versions(torch2.12)"            # one group at other framework versions (below)
     nox -s tests lint typecheck             # the harness itself (tests: -- -m "not slow")
     nox -s interpreter                      # the fused-kernel plugins on the CPU (not in CI)
 
@@ -11,8 +12,11 @@ The groups, their implementations, extras and plugins come from ``implementation
 (read here without importing the project, which nox's own environment does not have).
 Framework versions are pinned by ``constraints/ci.txt`` (passed to every install with ``-c``);
 set ``CE_CONFORMANCE_CONSTRAINTS=/path/to/file`` to use other pins, or set it empty for none.
-Arguments after ``--`` go to the command a session runs (``nox -s "backend(torch)" --
---dtype float32``).
+``constraints/versions/<name>.txt`` are version sets: the ``versions`` session runs the group
+(or the implementations) a set's ``# group:`` (``# impls:``) line names, at its pins, into
+``reports/versions/<name>/``; ``ce-conformance report --merge`` puts them beside the main run
+as columns of their own. Arguments after ``--`` go to the command a session runs
+(``nox -s "backend(torch)" -- --dtype float32``).
 """
 
 from __future__ import annotations
@@ -33,6 +37,8 @@ nox.options.sessions = ["backend(reference)", "tests", "lint"]
 ROOT = Path(__file__).resolve().parent
 REPORTS = Path("reports/nox")
 CONSTRAINTS = ROOT / "constraints" / "ci.txt"
+VERSION_SETS = {path.stem: path
+                for path in sorted((ROOT / "constraints" / "versions").glob("*.txt"))}
 
 
 def _load_registry() -> ModuleType:
@@ -57,21 +63,30 @@ GATED: dict[str, str] = {impl: group for group in MERGED for impl in GROUPS[grou
 PIP_ONLY = "virtualenv"
 
 
-def _constraints() -> list[str]:
-    """``-c FILE`` for the pins in force (see the module docstring), or nothing."""
-    path = os.environ.get("CE_CONFORMANCE_CONSTRAINTS", str(CONSTRAINTS))
+def _constraints(pins: Path | None = None) -> list[str]:
+    """``-c FILE`` for the pins in force (``pins``, else see the module docstring), or
+    nothing."""
+    path = str(pins) if pins else os.environ.get("CE_CONFORMANCE_CONSTRAINTS", str(CONSTRAINTS))
     return ["-c", path] if path else []
 
 
-def _prepare(session: nox.Session, group: str, *extras: str) -> None:
-    """Install ``group``'s frameworks and plugins (plus ``extras`` of ce-conformance) and print
-    the versions."""
+def _header(path: Path, key: str) -> list[str]:
+    """The words of a version set's ``# key: ...`` line (empty when it has none)."""
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith(f"# {key}:"):
+            return line.split(":", 1)[1].split()
+    return []
+
+
+def _prepare(session: nox.Session, group: str, *extras: str, pins: Path | None = None) -> None:
+    """Install ``group``'s frameworks and plugins (plus ``extras`` of ce-conformance; at the
+    pins of ``pins`` when given) and print the versions."""
     wanted = sorted({*extras, *(row.extra for row in REGISTRY.BUILTINS
                                 if row.group == group and row.extra)})
     package = f".[{','.join(wanted)}]" if wanted else "."
     plugins = [f"./examples/{plugin.folder}" for plugin in REGISTRY.PLUGINS
                if plugin.group == group]
-    session.install(*_constraints(), package, *plugins)
+    session.install(*_constraints(pins), package, *plugins)
     session.run("ce-conformance", "list")
 
 
@@ -82,6 +97,21 @@ def backend(session: nox.Session, backend: str) -> None:
     _prepare(session, backend)
     impls = [arg for impl in GROUPS[backend] for arg in ("--impl", impl)]
     session.run("ce-conformance", "run", *impls, "--out", str(REPORTS / backend), "--quiet",
+                *session.posargs)
+
+
+@nox.session(venv_backend=PIP_ONLY)
+@nox.parametrize("pins", list(VERSION_SETS), ids=list(VERSION_SETS))
+def versions(session: nox.Session, pins: str) -> None:
+    """Run one group's main-job implementations at a version set's pins (with torch, the
+    baseline); the report goes to reports/versions/<set>/."""
+    path = VERSION_SETS[pins]
+    group = _header(path, "group")[0]
+    names = _header(path, "impls") or [row.name for row in REGISTRY.BUILTINS
+                                        if row.group == group and row.default]
+    _prepare(session, group, "torch", pins=path)
+    impls = [arg for impl in names for arg in ("--impl", impl)]
+    session.run("ce-conformance", "run", *impls, "--out", f"reports/versions/{pins}", "--quiet",
                 *session.posargs)
 
 

@@ -47,6 +47,10 @@ class Record:
     location: str | None = None
     convention: str | None = None  # the named alternative the outcome matches at an edge
     diagnosis: dict[str, Any] | None = None  # the finding's cause (conformance.diagnosis)
+    # the versions of the frameworks that produced it, {"keras": "3.13.2", ...}: copied from
+    # its run's provenance by ``report --merge`` (conformance.report.versions); a run's own
+    # records leave it out (its provenance says it once)
+    versions: dict[str, str] | None = None
 
     def carry_measurements(self, other: Record) -> None:
         """Take ``other``'s measured outcome (a property's record quotes its shrunk example's)."""
@@ -55,9 +59,10 @@ class Record:
         self.convention = other.convention
 
     @property
-    def key(self) -> tuple[str, str, str, str, str]:
-        """Identity of the record within a run."""
-        return (self.case, self.check, self.impl, self.dtype, self.device)
+    def key(self) -> tuple[str, str, str, str, str, str]:
+        """Identity of the record within a run, or among merged runs of several versions."""
+        versions = ", ".join(f"{k} {v}" for k, v in sorted((self.versions or {}).items()))
+        return (self.case, self.check, self.impl, self.dtype, self.device, versions)
 
     @property
     def severity(self) -> Severity | None:
@@ -73,6 +78,8 @@ class Record:
     def as_dict(self) -> dict[str, Any]:
         """Plain-JSON form, with the derived ``severity`` (for readers of ``results.json``)."""
         data = _jsonable(asdict(self))
+        if data["versions"] is None:  # a single run's records: as before versions were kept
+            del data["versions"]
         data["severity"] = self.severity
         data["signature"] = self.signature
         return data  # type: ignore[no-any-return]

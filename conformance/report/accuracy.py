@@ -26,7 +26,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from conformance.report.matrix import Column
+from conformance.report.matrix import Column, locate
 from conformance.report.values import fmt, jsonable, number
 from conformance.results import Record
 from conformance.vocabulary import Outcome, Verdict
@@ -128,12 +128,13 @@ class Row:
 
 def table(records: Iterable[Record], columns: Iterable[Column]) -> list[Row]:
     """Rows sorted by column then dtype, for every pair with a value or gradient result."""
-    label = {(c.impl, c.device): c.label for c in columns}
+    columns = list(columns)
+    index = locate(columns)
     found: dict[tuple[str, str], dict[str, Measured]] = defaultdict(dict)
     for r in records:
         if r.check in CHECKS and (r.outcome in WITHIN or r.verdict == Verdict.DIVERGES) \
                 and r.error is not None:
-            key = (label[(r.impl, r.device)], r.dtype)
+            key = (columns[index(r)].label, r.dtype)
             found[key].setdefault(r.check, Measured()).add(r)
     return [Row(column, dtype, dict(sorted(found[(column, dtype)].items())))
             for column, dtype in sorted(found)]

@@ -218,6 +218,6 @@ def _group(key: GroupKey, members: list[Record]) -> Group:
                  diagnosed=True)
 
 
-def anchors(groups: Iterable[Group]) -> dict[tuple[str, str, str, str, str], str]:
+def anchors(groups: Iterable[Group]) -> dict[tuple[str, str, str, str, str, str], str]:
     """Record key -> the anchor of its group."""
     return {r.key: g.anchor for g in groups for r in g.records}

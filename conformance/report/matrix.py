@@ -1,5 +1,7 @@
 """The compatibility matrix: features (``conformance.features.FEATURES``, in order) by
-implementation (one column per implementation@device when records span several devices).
+implementation (one column per implementation@device when records span several devices, and
+one per set of framework versions when an implementation ran at several:
+``conformance.report.versions``).
 
 Columns: torch (the specification) first, then the others worst first: by the most severe
 finding (``conformance.severity``), then by how many distinct causes have it.
@@ -22,12 +24,13 @@ valid input, and where, then counts causes per severity, known and new.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from conformance.expectations import is_numerical_defect
 from conformance.features import FEATURES
+from conformance.report import versions
 from conformance.report.divergences import SPEC_IMPL, Group, badness, record_ulp
 from conformance.report.values import fmt, jsonable, shorten
 from conformance.results import Record
@@ -44,16 +47,30 @@ _OUTCOMES = {"raises": "raises", "nan": "returns NaN/inf", "silent": "returns a 
              "writes-input": "writes into its input", "less-accurate": "less accurate",
              "out-of-memory": "out of memory", "wrong-dtype": "returns another dtype"}
 NOT_REQUESTED = "not requested"
-RecordKey = tuple[str, str, str, str, str]
+RecordKey = tuple[str, str, str, str, str, str]
 
 
 @dataclass(frozen=True)
 class Column:
-    """One implementation, on one device when the matrix has several."""
+    """One implementation, on one device when the matrix has several, at one set of framework
+    versions when it ran at several (``versions``; ``None``: not split by version)."""
 
     impl: str
     device: str | None
     label: str
+    versions: versions.Versions | None = None
+    axis: tuple[str, ...] = ()  # the frameworks whose versions tell its columns apart
+
+    @property
+    def order(self) -> list[tuple[tuple[int, ...], str]]:
+        """Sorts the columns of one implementation earliest version first."""
+        return versions.sort_key(self.versions or (), self.axis)
+
+    def holds(self, record: Record) -> bool:
+        """Whether ``record`` belongs to this column."""
+        return record.impl == self.impl and \
+            (self.device is None or record.device == self.device) and \
+            (self.versions is None or versions.of(record) == self.versions)
 
 
 @dataclass(frozen=True)
@@ -193,14 +210,31 @@ class Matrix:
 
 
 def columns(records: Iterable[Record], skipped: dict[str, str]) -> list[Column]:
-    """Columns in name order; an implementation without records gets one (not run) column."""
-    pairs = {(r.impl, r.device) for r in records}
-    several = len({device for _, device in pairs}) > 1
-    cols = [Column(impl, device, f"{impl}@{device}" if several else impl)
-            for impl, device in sorted(pairs)]
-    ran = {impl for impl, _ in pairs}
+    """Columns in name order (then device, then versions, earliest first); an implementation
+    without records gets one (not run) column. One that ran at several framework versions
+    gets a column per version, labelled with the frameworks that differ: ``torch (torch
+    2.12.1)``."""
+    records = list(records)
+    axes = versions.varying(records)
+    found = {(r.impl, r.device, versions.of(r) if r.impl in axes else None) for r in records}
+    several = len({device for _, device, _ in found}) > 1
+    cols = []
+    for impl, device, held in found:
+        label = f"{impl}@{device}" if several else impl
+        if held is not None:
+            label += f" ({versions.label(held, axes[impl])})"
+        cols.append(Column(impl, device, label, held, axes.get(impl, ())))
+    ran = {impl for impl, _, _ in found}
     cols += [Column(impl, None, impl) for impl in skipped if impl not in ran]
-    return sorted(cols, key=lambda c: (c.impl, c.device or ""))
+    return sorted(cols, key=lambda c: (c.impl, c.device or "", c.order))
+
+
+def locate(cols: Iterable[Column]) -> Callable[[Record], int]:
+    """The index of the column in ``cols`` that a record belongs to (``KeyError``: none)."""
+    cols = list(cols)
+    split = {c.impl for c in cols if c.versions is not None}
+    index = {(c.impl, c.device, c.versions): i for i, c in enumerate(cols)}
+    return lambda r: index[(r.impl, r.device, versions.of(r) if r.impl in split else None)]
 
 
 def features(records: Iterable[Record]) -> list[tuple[str, str]]:
@@ -210,7 +244,7 @@ def features(records: Iterable[Record]) -> list[tuple[str, str]]:
 
 
 def _in(col: Column, record: Record) -> bool:
-    return record.impl == col.impl and (col.device is None or record.device == col.device)
+    return col.holds(record)
 
 
 def causes(col: Column, groups: Iterable[Group]) -> dict[Severity, tuple[int, int]]:
@@ -223,14 +257,20 @@ def causes(col: Column, groups: Iterable[Group]) -> dict[Severity, tuple[int, in
 
 
 def order(cols: Iterable[Column], groups: list[Group]) -> list[Column]:
-    """torch first, then worst first: the most severe finding, then its number of causes."""
+    """torch first, then worst first: the most severe finding, then its number of causes (the
+    columns of one implementation at several versions stay together, earliest first, where the
+    worst of them goes)."""
     def key(col: Column) -> tuple[bool, int, int, str]:
         found = causes(col, groups)
         sev = worst(found)
         if sev is None:
             return (col.impl != SPEC_IMPL, len(Severity), 0, col.label)
         return (col.impl != SPEC_IMPL, sev.rank, -sum(found[sev]), col.label)
-    return sorted(cols, key=key)
+    cols = list(cols)
+    best: dict[tuple[str, str | None], tuple[bool, int, int, str]] = {}
+    for col in cols:
+        best[(col.impl, col.device)] = min(key(col), best.get((col.impl, col.device), key(col)))
+    return sorted(cols, key=lambda c: (best[(c.impl, c.device)], c.order))
 
 
 def build(records: list[Record], skipped: dict[str, str], groups: list[Group],
@@ -239,11 +279,11 @@ def build(records: list[Record], skipped: dict[str, str], groups: list[Group],
     dtypes the run asked for (``None``: unknown), so other dtype rows say "not requested"."""
     cols = order(columns(records, skipped), groups)
     anchors = {r.key: g.anchor for g in groups for r in g.records}
-    index = {(c.impl, c.device): i for i, c in enumerate(cols)}
+    index = locate(cols)
     found: dict[tuple[str, int], list[Record]] = defaultdict(list)
     for r in sorted(records, key=lambda r: r.key):
         for feature in r.features:
-            found[(feature, index[(r.impl, r.device)])].append(r)
+            found[(feature, index(r))].append(r)
     rows = tuple(Row(feature, title, tuple(
         cell(found.get((feature, i), []), _not_run(feature, skipped.get(c.impl), requested),
              anchors)

@@ -10,6 +10,8 @@ from typing import Any
 
 import jsonschema
 
+from conformance.report.versions import stamped
+
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "results.schema.json"
 
 
@@ -34,7 +36,9 @@ def problems(doc: Any) -> list[str]:
 def merge(docs: list[dict[str, Any]]) -> dict[str, Any]:
     """One document: records (and coverage tables) concatenated and de-duplicated by key (the
     later one wins); provenance ``{"merged": [...]}``; an implementation that ran in any
-    document is not skipped."""
+    document is not skipped. Each record keeps the versions of the frameworks that produced it
+    (from its own document's provenance, ``conformance.report.versions.stamped``), and they are
+    part of its key: one implementation at two versions keeps both runs' records."""
     versions = sorted({doc.get("schema_version") for doc in docs}, key=str)
     if len(versions) > 1:
         raise MergeError(f"cannot merge results of schema versions {versions}")
@@ -43,7 +47,7 @@ def merge(docs: list[dict[str, Any]]) -> dict[str, Any]:
     provenance: list[dict[str, Any]] = []
     coverage: dict[tuple[Any, ...], dict[str, Any]] = {}
     for doc in docs:
-        for record in doc.get("records", []):
+        for record in stamped(doc):
             records[_key(record)] = record
         for table in doc.get("coverage", []):
             coverage[tuple(table.get(k) for k in ("impl", "dtype", "device"))] = table
@@ -63,4 +67,5 @@ def merge(docs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _key(record: dict[str, Any]) -> tuple[Any, ...]:
-    return tuple(record.get(k) for k in ("case", "check", "impl", "dtype", "device"))
+    versions = tuple(sorted((record.get("versions") or {}).items()))
+    return (*(record.get(k) for k in ("case", "check", "impl", "dtype", "device")), versions)

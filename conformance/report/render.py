@@ -17,11 +17,13 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-from conformance.report import accuracy, divergences, matrix, plots
+from conformance.report import accuracy, divergences, matrix, plots, versions
 from conformance.report import coverage as coverage_report
-from conformance.report.matrix import Cell
+from conformance.report.matrix import Cell, Column
 from conformance.report.values import clip, fmt, number, shorten, summary_text
+from conformance.report.versions import Spread
 from conformance.results import Record, read_results, write_atomic
+from conformance.vocabulary import Severity
 
 PLOT = "accuracy.svg"
 FILES = ("divergences.md", "matrix.json", "matrix.md", "matrix.html", PLOT)
@@ -45,6 +47,21 @@ class Report:
     coverage: list[coverage_report.Row] = field(default_factory=list)  # none: not measured
     coverage_infeasible: list[coverage_report.Gap] = field(default_factory=list)
     coverage_unsupported: list[coverage_report.Unsupported] = field(default_factory=list)
+    # group anchor -> where the cause occurs among its implementation's versions (only the
+    # implementations that ran at several; conformance.report.versions)
+    spreads: dict[str, Spread] = field(default_factory=dict)
+
+    def version_text(self, group: divergences.Group) -> str:
+        """The versions ``group``'s cause occurs in (and is fixed in), or ``""``."""
+        spread = self.spreads.get(group.anchor)
+        return spread.text() if spread else ""
+
+    def wrong(self, column: Column) -> list[divergences.Group]:
+        """The causes silently wrong on valid input of ``column``'s implementation (of its
+        version, when it ran at several)."""
+        return [g for g in self.groups if g.impl == column.impl and
+                g.severity is Severity.WRONG_ON_VALID and
+                (column.versions is None or any(column.holds(r) for r in g.records))]
 
     def note(self, cell: Cell) -> int | None:
         """The footnote number of ``cell``'s details, if it has any."""
@@ -62,7 +79,8 @@ def build(doc: dict[str, Any]) -> Report:
     notes = {text: n for n, text in enumerate(dict.fromkeys(t for t in texts if t), start=1)}
     return Report(provenance_lines(prov), skipped, records, table, groups,
                   accuracy.table(records, table.columns), notes, coverage_report.rows(doc),
-                  coverage_report.infeasible(doc), coverage_report.unsupported(doc))
+                  coverage_report.infeasible(doc), coverage_report.unsupported(doc),
+                  versions.spreads(records, groups))
 
 
 def requested_dtypes(prov: dict[str, Any]) -> set[str] | None:
@@ -222,10 +240,25 @@ def matrix_json(report: Report) -> dict[str, Any]:
                          "cause": g.cause, "outcome": g.outcome or None,
                          "known": g.known, "expected_reason": g.expected_reason,
                          "examples": len(g.records), "minimal_case": g.minimal.case,
-                         "trigger": g.trigger, "diagnosed": g.diagnosed}
+                         "trigger": g.trigger, "diagnosed": g.diagnosed,
+                         **_versions_json(report.spreads.get(g.anchor))}
                         for g in report.groups],
         "skipped": report.skipped,
     }
+
+
+def _versions_json(spread: Spread | None) -> dict[str, Any]:
+    """A divergence's ``versions`` entry in ``matrix.json`` (none for an implementation that
+    ran at one set of versions, so such a report reads as it always did)."""
+    if spread is None:
+        return {}
+    def names(found: tuple[versions.Versions, ...]) -> list[dict[str, str]]:
+        return [dict(v) for v in found]
+    fixed, new = spread.fixed_in, spread.new_in
+    return {"versions": {"frameworks": list(spread.frameworks), "occurs": names(spread.occurs),
+                         "without": names(spread.without),
+                         "not_measured": names(spread.unmeasured),
+                         "fixed_in": fixed, "new_in": new, "text": spread.text()}}
 
 
 def render_report(doc: dict[str, Any], out_dir: Path) -> list[Path]:
