@@ -25,10 +25,16 @@ The outputs come from a ``Baseline``: ``compute(...)`` runs torch once per run o
 valid spec case (``conformance.session``) and the result travels to the jobs as a plain
 mapping; ``LazyBaseline`` calls torch on demand (the pytest plugin). Without torch installed
 nothing is compared, and the records say so by carrying no ``vs_torch``.
+
+Both keep what torch computed on small cases for the rest of the process (``MEMO_LIMIT``),
+keyed by the case's arguments, not only its id: a process that runs many times (a test
+session, a notebook, a gate after a run) starts torch's worker only for calls it has not
+seen, not once per run. One run, the main job's, asks each call once, and is unchanged.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -57,6 +63,7 @@ NAME = "torch"  # the specification's own implementation
 KEPT = 4  # outputs a LazyBaseline keeps (the most recent)
 AHEAD_LIMIT = 2**22  # input elements of all cases together up to which ``compute`` runs ahead
 LESS_ACCURATE_RATIO = 32.0
+MEMO_LIMIT = 2**16  # input elements up to which torch's output on a case is kept for the process
 
 #: (case id, dtype, device) -> torch's loss and gradient (``None`` where torch raised).
 Key = tuple[str, str, str]
@@ -92,6 +99,16 @@ class Outputs:
 def _call(torch: IsolatedImplementation, case: Case, dtype: str, device: str) -> Output | None:
     """torch's loss and gradient for ``case`` on ``device``'s host; ``None`` when it cannot
     run it at all."""
+    out = _answer(torch, case, dtype, device)
+    return None if out is FAULTED else out
+
+
+#: ``_answer`` when torch's worker faulted (crashed, timed out): no answer to keep
+FAULTED = Output(None, None)
+
+
+def _answer(torch: IsolatedImplementation, case: Case, dtype: str,
+            device: str) -> Output | None:
     device = host_device(device)
     if unsupported_reason(torch, case.call(dtype, device)) is not None:
         return None
@@ -100,47 +117,96 @@ def _call(torch: IsolatedImplementation, case: Case, dtype: str, device: str) ->
     try:
         value, grad = invoke(torch, "value_and_grad", arguments).result
         return Output(np.asarray(value), np.asarray(grad))
-    except (Fault, Unsupported):
+    except Fault:
+        return FAULTED
+    except Unsupported:
         return None
     except Exception:  # torch's backward refuses some calls its forward accepts
         pass
     try:
         return Output(np.asarray(invoke(torch, "cross_entropy", arguments).result), None)
+    except Fault:
+        return FAULTED
     except Exception:
         return None
+
+
+def _kept(torch: IsolatedImplementation, case: Case, dtype: str, device: str,
+          asked: tuple[str, str, str, str] | None) -> Output | None:
+    """``_call``, its answer kept in ``_MEMO`` under ``asked`` (a fault is not an answer)."""
+    out = _answer(torch, case, dtype, device)
+    if out is FAULTED:
+        return None
+    if asked is not None:
+        _MEMO[asked] = out
+    return out
+
+
+#: torch's outputs on the small cases this process has asked about (``_asked``), and its
+#: version; an entry is ``None`` where torch could not run the call.
+_MEMO: dict[tuple[str, str, str, str], Output | None] = {}
+_VERSION: dict[str, str | None] = {}
+
+
+def _asked(case: Case, dtype: str, device: str) -> tuple[str, str, str, str] | None:
+    """What torch is asked, as a key of ``_MEMO`` (the arguments' bytes, not only the case
+    id: two specs may give one id to different cases); ``None`` for a case too large to keep."""
+    if case.input.size > MEMO_LIMIT:
+        return None
+    digest = hashlib.blake2b(digest_size=16)
+    for array in (case.input, case.target, case.weight):
+        if array is None:
+            digest.update(b"none")
+            continue
+        array = np.ascontiguousarray(array)
+        digest.update(f"{array.dtype.str}{array.shape}".encode())
+        digest.update(array.tobytes())
+    digest.update(repr((case.ignore_index, case.reduction, case.label_smoothing)).encode())
+    return (case.id, dtype, device, digest.hexdigest())
 
 
 def _start(timeout: float | None) -> IsolatedImplementation | None:
     try:
         # torch is the specification, not a suspect: its calls get the whole time limit
-        return isolate(NAME, timeout=timeout, limits=Limits(timeout_factor=0, max_faults=0))
+        torch = isolate(NAME, timeout=timeout, limits=Limits(timeout_factor=0, max_faults=0))
     except NotInstalledError:
         return None
     except Exception:  # torch is installed but its worker could not start: compare nothing
         return None
+    _VERSION["torch"] = torch.versions().get("torch")
+    return torch
 
 
 def compute(cases: Iterable[Case], dtypes: Iterable[str], devices: Iterable[str], *,
             timeout: float | None = None) -> Outputs:
     """torch's outputs on every valid case in every dtype and device it has (on a device's
-    host: ``implementations.base.host_device``; one worker); empty when torch is not
-    installed or cannot start."""
-    torch = _start(timeout)
-    if torch is None:
-        return Outputs()
-    try:
-        have = set(dtypes_of(torch)), set(devices_of(torch))
-        found: dict[Key, Output] = {}
-        for dtype in dtypes:
-            for device in devices:
-                if dtype not in have[0] or host_device(device) not in have[1]:
-                    continue
-                for case in cases:
-                    if not case.invalid and (out := _call(torch, case, dtype, device)):
-                        found[(case.id, dtype, device)] = out
-        return Outputs(found, torch.versions().get("torch"))
-    finally:
-        torch.close()
+    host: ``implementations.base.host_device``; one worker, started only for calls this process
+    has not asked before); empty when torch is not installed or cannot start."""
+    asked = [(case, dtype, device) for dtype in dtypes for device in devices
+             for case in cases if not case.invalid]
+    found: dict[Key, Output] = {}
+    if any((key := _asked(*call)) is None or key not in _MEMO for call in asked):
+        torch = _start(timeout)
+        if torch is None:
+            return Outputs()
+        try:
+            have = set(dtypes_of(torch)), set(devices_of(torch))
+            for case, dtype, device in asked:
+                key = _asked(case, dtype, device)
+                if key is not None and key in _MEMO:
+                    out = _MEMO[key]
+                else:
+                    out = _kept(torch, case, dtype, device, key) if dtype in have[0] and \
+                        host_device(device) in have[1] else None
+                if out:
+                    found[(case.id, dtype, device)] = out
+        finally:
+            torch.close()
+    else:
+        for case, dtype, device in asked:
+            if out := _MEMO[_asked(case, dtype, device)]:  # type: ignore[index]
+                found[(case.id, dtype, device)] = out
+    return Outputs(found, _VERSION.get("torch"))
 
 
 @dataclass
@@ -154,13 +220,18 @@ class LazyBaseline:
 
     def output(self, case: Case, dtype: str, device: str) -> Output | None:
         """torch's result for ``case`` (computed once), or ``None``."""
+        if case.invalid:
+            return None
+        asked = _asked(case, dtype, device)
+        if asked is not None and asked in _MEMO:
+            return _MEMO[asked]
         if not self._started:
             self._started, self._torch = True, _start(self.timeout)
-        if self._torch is None or case.invalid:
+        if self._torch is None:
             return None
         key = (case.id, dtype, device)
         if key not in self._cache:
-            self._cache[key] = _call(self._torch, case, dtype, device)
+            self._cache[key] = _kept(self._torch, case, dtype, device, asked)
             for old in list(self._cache)[:-KEPT]:  # a case's checks ask one after another
                 del self._cache[old]
         return self._cache[key]

@@ -38,7 +38,12 @@ ROOT = Path(__file__).resolve().parent.parent
 WRONG: dict[str, str] = {
     **{name: "tests/helpers/faulty.py" for name in (
         "ExitsOnThirdCall", "Segfaults", "Hangs", "WritesIntoInput", "ReturnsString",
-        "ReturnsNone")},
+        "ReturnsNone", "HangsAlways", "HangsFromFourthCall", "SegfaultsAlways", "LeaksMemory",
+        "ReturnsNoneAlways", "ReturnsFloat16", "ReturnsWrongShape", "PoisonedByInvalidTargets",
+        "RejectsSumAfterInvalidTargets", "DiesOnLoad")},
+    **{name: "tests/helpers/one_bug.py" for name in (
+        "SmoothingOverCMinus1", "WeightedMeanOverN", "ComputesInFloat32")},
+    "KdimProbSmoothing": "tests/helpers/coverage_impls.py",
     "LseThenSubtract": "tests/helpers/less_accurate.py",
     "WrongSumOnly": "tests/helpers/two_causes.py",
     "WrongSumAndPadding": "tests/helpers/two_causes.py",
@@ -57,9 +62,17 @@ WRONG: dict[str, str] = {
     "AcceptsOutOfRange": "tests/test_severity.py",
     "DropsLastTile": "tests/test_large.py",
 }
-#: classes that are not wrong on purpose (their fault is their name), with the reason
-NOT_WRONG = {"MarkupName": "its fault is its name (rich markup), which a repair keeps",
-             "LongName": "its fault is its 300-character name, which a repair keeps"}
+#: classes that are not wrong on purpose, with their file and the reason
+NOT_WRONG = {
+    "MarkupName": ("tests/helpers/faulty.py",
+                   "its fault is its name (rich markup), which a repair keeps"),
+    "LongName": ("tests/helpers/faulty.py",
+                 "its fault is its 300-character name, which a repair keeps"),
+    "NoWeights": ("tests/helpers/coverage_impls.py",
+                  "the reference declaring no class weights: unsupported, not wrong"),
+    "Sleepy": ("tests/helpers/sleepy.py", "the reference, slowed down (the Ctrl-C tests)"),
+    "Drowsy": ("tests/helpers/sleepy.py", "the reference, slowed down (the Ctrl-C tests)"),
+}
 
 #: test files that name a class in one parametrization only: just those tests run (``-k``)
 NARROW = {"tests/test_repro.py": "WrongSum"}
@@ -197,8 +210,8 @@ def main(argv: list[str] | None = None) -> int:
         caught = result["caught_by"]
         shown = ", ".join(str(t) for t in caught) if caught else "**not caught**"  # type: ignore[attr-defined]
         print(f"| {result['class']} | {result['file']} | {shown} |")
-    for name, reason in NOT_WRONG.items():
-        print(f"| {name} | tests/helpers/faulty.py | not a wrong implementation: {reason} |")
+    for name, (path, reason) in NOT_WRONG.items():
+        print(f"| {name} | {path} | not a wrong implementation: {reason} |")
     caught = sum(bool(result["caught_by"]) for result in results)
     print(f"\n{caught} of {len(results)} purpose-built wrong implementations caught")
     if args.json:

@@ -74,10 +74,12 @@ def outputs() -> Outputs:
     return baseline.compute(_offset_cases(), ["float32", "float64"], ["cpu"], timeout=120)
 
 
-def test_torch_outputs_are_computed_in_a_worker(outputs: Outputs) -> None:
+def test_torch_outputs_are_computed_in_a_worker(outputs: Outputs,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
     assert outputs.version
     assert set(outputs.found) == {(c.id, d, "cpu") for c in _offset_cases()
                                   for d in ("float32", "float64")}
+    monkeypatch.setattr(baseline, "_MEMO", {})  # the lazy one computes its own, in its worker
     lazy = LazyBaseline(timeout=120)
     try:
         case = _offset_cases()[2]
@@ -101,6 +103,35 @@ def test_a_qualified_device_is_compared_with_torch_on_its_host(outputs: Outputs)
     assert got is not None
     assert on_host is not None
     np.testing.assert_array_equal(got.value, on_host.value)
+
+
+def test_the_process_keeps_torchs_outputs_by_the_calls_arguments(
+        outputs: Outputs, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A second run in the process starts no torch worker for the calls it has seen; a case
+    with a seen id but other arguments is a new call."""
+    cases = _offset_cases()
+    started: list[object] = []
+    real_start = baseline._start
+    monkeypatch.setattr(baseline, "_start", lambda timeout: started.append(timeout) or
+                        real_start(timeout))
+    again = baseline.compute(cases, ["float32", "float64"], ["cpu"], timeout=120)
+    assert started == [], "torch started again for calls the process had seen"
+    assert again.version == outputs.version
+    assert set(again.found) == set(outputs.found)
+    for key, out in outputs.found.items():
+        np.testing.assert_array_equal(again.found[key].value, out.value)
+        np.testing.assert_array_equal(again.found[key].grad, out.grad)
+    lazy = LazyBaseline(timeout=120)
+    assert lazy.output(cases[0], "float64", "cpu") is not None
+    assert started == [], "the lazy baseline started torch for a call the process had seen"
+    other = Case(id=cases[0].id, input=cases[0].input * 2.0, target=cases[0].target,
+                 reduction=cases[0].reduction)
+    moved = baseline.compute([other], ["float64"], ["cpu"], timeout=120)
+    assert started == [120], "a seen id with other arguments must be asked of torch"
+    key = (other.id, "float64", "cpu")
+    assert moved.found[key].value is not None
+    assert outputs.found[key].value is not None
+    assert not np.array_equal(moved.found[key].value, outputs.found[key].value)
 
 
 def test_an_inaccurate_implementation_within_the_bound_is_an_accuracy_finding(
