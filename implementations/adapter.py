@@ -11,7 +11,12 @@ does) writes only what is its own:
   which answers ``devices`` (``cpu``, and ``cuda`` where the framework sees a GPU) and
   ``gpu_names()``; an adapter on another framework sets ``devices`` itself;
 * ``differentiable = False`` when it has no gradient (the harness then skips gradient checks,
-  as for an adapter without ``value_and_grad``).
+  as for an adapter without ``value_and_grad``);
+* ``packages``: the distributions whose installed versions ``versions()`` reports.
+
+An adapter that cannot run here (``available()`` says why) may answer ``devices`` with ``()``;
+``supports`` then judges a call by ``limits`` alone, and the call raises ``RuntimeError`` with
+that reason.
 
 ``cross_entropy`` and ``value_and_grad`` describe the call (``Call``), raise ``Unsupported``
 with the reason when ``supports`` rejects it (an argument is never dropped) and
@@ -20,11 +25,17 @@ with the reason when ``supports`` rejects it (an argument is never dropped) and
 ``TorchLossAdapter`` is the base for a loss that torch can call (a kernel, a compiled or
 patched ``F.cross_entropy``): it converts NumPy arrays to tensors and back and takes the
 gradient through autograd, so a subclass writes ``torch_loss`` on tensors and its ``limits``.
+A loss that writes into the logits it is given (a fused kernel storing its gradient there) sets
+``writes_input = True`` and writes ``input_loss``, which gets the tensor that stands for the
+caller's array: what it writes there is written back into that array, so the harness's check
+that inputs stay unchanged records it (``torch_loss``, for callers on tensors, passes a copy).
 """
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
+from importlib import metadata
 from typing import Any, ClassVar
 
 import numpy as np
@@ -39,6 +50,7 @@ from implementations.base import (
     DType,
     Reduction,
     available_reason,
+    host_device,
     require_supported,
 )
 from implementations.dtypes import cast_floating, numpy_dtype
@@ -82,6 +94,7 @@ class Adapter:
     framework: str
     dtypes: tuple[DType, ...] = ALL_DTYPES
     differentiable: ClassVar[bool] = True  # False: no gradient, value_and_grad is not offered
+    packages: ClassVar[tuple[str, ...]] = ()  # distributions whose versions ``versions`` reports
 
     @property
     def devices(self) -> tuple[str, ...]:
@@ -92,15 +105,25 @@ class Adapter:
         """The GPUs the framework sees, for provenance."""
         return frameworks.gpu_names(self.framework)
 
+    def versions(self) -> dict[str, str]:
+        """The versions of those ``packages`` that are installed, for provenance."""
+        found = {}
+        for package in self.packages:
+            with contextlib.suppress(metadata.PackageNotFoundError):
+                found[package] = metadata.version(package)
+        return found
+
     def limits(self, call: Call) -> str | None:
         """Why the API cannot express ``call`` (default: it can)."""
         return None
 
     def supports(self, call: Call) -> str | None:
-        """``limits``, then the devices the framework can see."""
+        """``limits``, then the devices the framework can see (none at all: the adapter
+        cannot run here, and ``available()``, not the device, is the reason)."""
         if (reason := self.limits(call)) is not None:
             return reason
-        if canonical_device(call.device) not in self.devices:
+        devices = self.devices
+        if devices and canonical_device(call.device) not in devices:
             return f"{self.framework} sees no {call.device} device"
         return None
 
@@ -142,6 +165,9 @@ class TorchLossAdapter(Adapter):
     missing still loads."""
 
     framework = "torch"
+    #: True: the loss writes into the logits it is given; ``evaluate`` calls ``input_loss`` and
+    #: writes what it changed back into the caller's array (see the module docstring)
+    writes_input: ClassVar[bool] = False
 
     @property
     def _torch(self) -> Any:
@@ -153,14 +179,25 @@ class TorchLossAdapter(Adapter):
         requested dtype, on the requested device; class indices keep their integer type)."""
         raise NotImplementedError
 
+    def input_loss(self, x: Any, target: Any, weight: Any, ignore_index: int, reduction: str,
+                   label_smoothing: float) -> Any:
+        """The loss as ``evaluate`` computes it, on ``x``, the tensor that stands for the
+        caller's array: ``torch_loss``. A loss with ``writes_input`` passes ``x`` itself here
+        (and a copy in ``torch_loss``)."""
+        return self.torch_loss(x, target, weight, ignore_index, reduction, label_smoothing)
+
     def evaluate(self, args: Arguments, call: Call) -> Result:
-        """``torch_loss`` with floating arguments cast to ``dtype`` on ``device``; the
-        gradient through autograd."""
+        """``input_loss`` with floating arguments cast to ``dtype`` on ``device`` (with
+        ``writes_input``, its writes into ``x`` copied back into ``args.input``); the gradient
+        through autograd."""
         x = self._tensor(args.input, args.dtype, args.device).requires_grad_(call.gradient)
-        loss = self.torch_loss(x, self._tensor(args.target, args.dtype, args.device),
+        before = x.detach().clone() if self.writes_input else None
+        loss = self.input_loss(x, self._tensor(args.target, args.dtype, args.device),
                                self._tensor(args.weight, args.dtype, args.device),
                                int(args.ignore_index), args.reduction,
                                float(args.label_smoothing))
+        if before is not None:
+            self._write_back(args.input, before, x.detach())
         if not call.gradient:
             return self._to_numpy(loss), None
         (g,) = self._torch.autograd.grad(loss.sum(), [x])
@@ -175,7 +212,19 @@ class TorchLossAdapter(Adapter):
                                                  else array.dtype, copy=True))
         if tensor.is_floating_point():
             tensor = tensor.to(getattr(self._torch, dtype))
-        return tensor.to(canonical_device(device))
+        return tensor.to(host_device(canonical_device(device)))
+
+    def _write_back(self, array: Array, before: Any, after: Any) -> None:
+        """Write into the caller's ``array`` the elements the loss changed in the tensor it
+        was given (``before`` -> ``after``): the write a user of the loss sees in their own
+        logits, made visible to the harness's check that inputs stay unchanged."""
+        torch = self._torch
+        changed = (after != before) & ~(torch.isnan(after) & torch.isnan(before))
+        if not bool(changed.any()) or not isinstance(array, np.ndarray) or \
+                not array.flags.writeable or array.shape != tuple(after.shape):
+            return
+        mask = changed.cpu().numpy()
+        array[mask] = after.cpu().to(torch.float64).numpy()[mask].astype(array.dtype)
 
     def _to_numpy(self, tensor: Any) -> Array:
         """A NumPy array in the tensor's own dtype (bfloat16 through ``ml_dtypes``)."""

@@ -22,29 +22,32 @@ CCE's Triton kernels do not run under Triton's CPU interpreter (``TRITON_INTERPR
 ``None`` (measured with triton 3.8.0), so ``available()`` says so there. Its non-Triton path,
 ``impl="torch_compile"`` (``torch_compile.py``), is the second class here,
 ``cut-cross-entropy.torch_compile``: it runs on the CPU (inductor's C++) as on CUDA.
+
+Both subclass the public ``implementations.TorchLossAdapter``: they write ``torch_loss`` (the
+call above) and ``limits``, and the base converts NumPy arrays to tensors and back and takes
+the gradient through autograd.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
-from importlib import metadata
 from typing import Any
 
-import numpy as np
-
-from implementations.base import ALL_DTYPES, DEFAULT_IGNORE_INDEX, Call, Unsupported
+from implementations import Call, TorchLossAdapter, Unsupported
+from implementations.base import DEFAULT_IGNORE_INDEX
 
 __all__ = ["CutCrossEntropyImplementation", "CutCrossEntropyTorchCompileImplementation"]
 
 MAX_CLASSES = 16384  # the identity classifier: 16384**2 half-precision elements are 512 MiB
+NO_WEIGHT = "no class weights (linear_cross_entropy.py:29-39 has no weight argument)"
+NO_SMOOTHING = "no label smoothing (linear_cross_entropy.py:29-39 has no such argument)"
 
 
-class CutCrossEntropyImplementation:
+class CutCrossEntropyImplementation(TorchLossAdapter):
     """``cut-cross-entropy``: ``linear_cross_entropy`` (Triton, ``impl="cce"``) on CUDA."""
 
     name = "cut-cross-entropy"
-    dtypes = ALL_DTYPES
+    packages = ("cut-cross-entropy", "triton", "torch")
     impl = "cce"  # linear_cross_entropy's impl= argument
 
     def available(self) -> str | None:
@@ -72,15 +75,7 @@ class CutCrossEntropyImplementation:
         """``cuda`` when usable, else none."""
         return ("cuda",) if self.available() is None else ()
 
-    def versions(self) -> dict[str, str]:
-        """cut-cross-entropy, triton and torch versions (those installed)."""
-        found = {}
-        for package in ("cut-cross-entropy", "triton", "torch"):
-            with contextlib.suppress(metadata.PackageNotFoundError):
-                found[package] = metadata.version(package)
-        return found
-
-    def supports(self, call: Any) -> str | None:
+    def limits(self, call: Call) -> str | None:
         """What ``linear_cross_entropy`` (or the identity wrapper) cannot express."""
         if call.device != "cuda":
             return "CCE's Triton kernels run on CUDA only"
@@ -94,54 +89,20 @@ class CutCrossEntropyImplementation:
                    "(cce_backward.py:259-262)"
         return None
 
-    def cross_entropy(self, input: Any, target: Any, weight: Any = None,
-                      ignore_index: int = DEFAULT_IGNORE_INDEX, reduction: str = "mean",
-                      label_smoothing: float = 0.0, *, dtype: str = "float16",
-                      device: str = "cuda") -> np.ndarray:
-        """``linear_cross_entropy`` through the identity classifier."""
-        return self._run(input, target, weight, ignore_index, reduction, label_smoothing,
-                         dtype, device, grad=False)[0]
-
-    def value_and_grad(self, input: Any, target: Any, weight: Any = None,
-                       ignore_index: int = DEFAULT_IGNORE_INDEX, reduction: str = "mean",
-                       label_smoothing: float = 0.0, *, dtype: str = "float16",
-                       device: str = "cuda") -> tuple[np.ndarray, np.ndarray]:
-        """The loss and d loss.sum() / d input through CCE's autograd function."""
-        loss, grad = self._run(input, target, weight, ignore_index, reduction, label_smoothing,
-                               dtype, device, grad=True)
-        assert grad is not None
-        return loss, grad
-
-    def torch_loss(self, x: Any, target: Any, ignore_index: int = DEFAULT_IGNORE_INDEX,
-                   reduction: str = "mean") -> Any:
+    def torch_loss(self, x: Any, target: Any, weight: Any = None,
+                   ignore_index: int = DEFAULT_IGNORE_INDEX, reduction: str = "mean",
+                   label_smoothing: float = 0.0) -> Any:
         """The loss of logits ``x`` (class axis 1, as torch) on torch tensors, differentiable
-        in ``x``. The composition check calls this."""
-        import torch
+        in ``x``; ``Unsupported`` for a weight or label smoothing, which CCE has not. The
+        composition check calls this."""
+        if weight is not None or float(label_smoothing) != 0.0:
+            raise Unsupported(NO_WEIGHT if weight is not None else NO_SMOOTHING)
         from cut_cross_entropy import linear_cross_entropy
 
         e = x if x.dim() == 2 else x.movedim(1, -1)  # (N, C, d...) -> (N, d..., C)
-        classifier = torch.eye(x.shape[1], dtype=x.dtype, device=x.device)
+        classifier = self._torch.eye(x.shape[1], dtype=x.dtype, device=x.device)
         return linear_cross_entropy(e, classifier, target, ignore_index=int(ignore_index),
                                     reduction=reduction, impl=self.impl)
-
-    def _run(self, input: Any, target: Any, weight: Any, ignore_index: int, reduction: str,
-             label_smoothing: float, dtype: str, device: str,
-             grad: bool) -> tuple[np.ndarray, np.ndarray | None]:
-        call = Call.of(input, target, weight, ignore_index, reduction, label_smoothing,
-                       dtype=dtype, device=device, gradient=grad)
-        reason = self.supports(call)
-        if reason:
-            raise Unsupported(reason)
-        if (missing := self.available()) is not None:
-            raise RuntimeError(missing)
-        import torch
-
-        x = _tensor(input, dtype, device).requires_grad_(grad)
-        loss = self.torch_loss(x, _tensor(target, dtype, device), ignore_index, reduction)
-        if not grad:
-            return _numpy(loss), None
-        (g,) = torch.autograd.grad(loss.sum(), [x])
-        return _numpy(loss), _numpy(g)
 
 
 class CutCrossEntropyTorchCompileImplementation(CutCrossEntropyImplementation):
@@ -167,53 +128,28 @@ class CutCrossEntropyTorchCompileImplementation(CutCrossEntropyImplementation):
         """``cpu``, and ``cuda`` where torch sees it."""
         if self.available() is not None:
             return ()
-        import torch
+        return ("cpu", "cuda") if self._torch.cuda.is_available() else ("cpu",)
 
-        return ("cpu", "cuda") if torch.cuda.is_available() else ("cpu",)
-
-    def supports(self, call: Any) -> str | None:
-        """What ``linear_cross_entropy`` (or the identity wrapper) cannot express."""
+    def limits(self, call: Call) -> str | None:
+        """A device torch does not see, then what ``linear_cross_entropy`` (or the identity
+        wrapper) cannot express."""
         if call.device not in self.devices:
             return f"torch sees no {call.device} device"
         return _signature_limits(call)
 
 
-def _signature_limits(call: Any) -> str | None:
+def _signature_limits(call: Call) -> str | None:
     """What ``linear_cross_entropy``'s signature, or the identity classifier, cannot express
     (either ``impl``)."""
     if call.target_kind == "probabilities":
         return "class indices only (linear_cross_entropy.py:29-39: targets have e's shape[:-1])"
     if call.has_weight:
-        return "no class weights (linear_cross_entropy.py:29-39 has no weight argument)"
+        return NO_WEIGHT
     if call.label_smoothing != 0.0:
-        return "no label smoothing (linear_cross_entropy.py:29-39 has no such argument)"
+        return NO_SMOOTHING
     if len(call.input_shape) < 2:
         return ("no unbatched input: cce.py:165 (torch_compile.py:53) flattens e with "
                 "flatten(0, -2), which needs 2-D")
     if call.input_shape[1] > MAX_CLASSES:
         return f"C > {MAX_CLASSES}: the identity classifier would take C**2 elements"
     return None
-
-
-def _tensor(array: Any, dtype: str, device: str) -> Any:
-    """A torch tensor of ``array``: floating arrays in ``dtype``, integers keep their type."""
-    import torch
-
-    array = np.asarray(array)
-    floating = array.dtype.kind == "f"
-    tensor = torch.from_numpy(np.array(array, dtype=np.float64 if floating else array.dtype))
-    if floating:
-        tensor = tensor.to(getattr(torch, dtype))
-    return tensor.to(device)
-
-
-def _numpy(tensor: Any) -> np.ndarray:
-    """A NumPy array in the tensor's own dtype (CCE returns float32 losses for half input)."""
-    import torch
-
-    tensor = tensor.detach().cpu()
-    if tensor.dtype == torch.bfloat16:
-        import ml_dtypes
-
-        return np.asarray(tensor.to(torch.float32).numpy().astype(ml_dtypes.bfloat16))
-    return np.asarray(tensor.numpy())
