@@ -18,16 +18,22 @@ causes:
    conditions, ``conditions_of``), and the plainest example of each group (a spec seed case
    over another spec case over a generated case over a hostile one, then the smallest) is
    reduced: each condition is switched off in turn (``CONDITIONS``' order, the incidental ones
-   first: hostile values, the gradient, the dtype, the reduction, the layout; then ignored
-   targets, smoothing, weights, probability targets, emptiness), keeping the change whenever
+   first: hostile values, a long reduction (``LONG_ROWS`` rows, cut to ``SHORT_ROWS``), the
+   gradient, the dtype, the reduction, the layout; then ignored targets, smoothing, weights,
+   probability targets, emptiness), keeping the change whenever
    the call still fails the same way. The conditions left are the **trigger**: the reduced
    example fails, and fails no more without any one of them (a condition that cannot be
    switched off, because the implementation does not support the call without it, stays).
 3. **Causes.** A cause is the severity and the trigger; its heading names them ("wrong when
    probability targets ∧ label_smoothing; correct without any one of them"), and every
    symptom group whose conditions include a known cause's trigger with the same severity is
-   that cause again, without another reduction. Value, gradient, spec, generated and dtype
-   variants of one bug share one cause; the reports count and order causes
+   that cause again when one call shows it: the group's plainest example with every
+   condition outside the trigger switched off at once still fails the same way
+   (``MAX_VERIFICATIONS`` such calls). A group the call clears is reduced on its own, so a
+   trigger that names too little (an empty one: "wrong on plain input", where the failure
+   depends on values no condition names, such as equal logits) does not swallow other bugs;
+   groups that reduce to the same trigger are one cause. Value, gradient, spec, generated and
+   dtype variants of one bug share one cause; the reports count and order causes
    (``conformance.report.divergences``).
 
 Each finding's ``Record.diagnosis`` holds its cause: ``cause`` (the heading), ``trigger`` (the
@@ -75,9 +81,14 @@ from implementations.base import (
 )
 from implementations.dtypes import finfo
 
-__all__ = ["CONDITIONS", "LOWER_MARGIN", "MAX_REDUCTIONS", "Cause", "case_of", "conditions_of",
-           "diagnose", "heading", "plainness", "precision", "reduce"]
+__all__ = ["CONDITIONS", "LONG_ROWS", "LOWER_MARGIN", "MAX_REDUCTIONS", "MAX_VERIFICATIONS",
+           "Cause", "case_of", "conditions_of", "diagnose", "heading", "plainness", "precision",
+           "reduce"]
 
+#: A case with at least this many rows (N * d1 * ...) is a long reduction: accumulation order
+#: and precision show there; switched off, it keeps ``SHORT_ROWS`` of them.
+LONG_ROWS = 4096
+SHORT_ROWS = 64
 #: The conditions a trigger is made of, in the order they are switched off (the incidental
 #: ones first), with the words a heading names them by.
 CONDITIONS: dict[str, str] = {
@@ -89,6 +100,7 @@ CONDITIONS: dict[str, str] = {
     "target-subnormal": "subnormal target probabilities",
     "weight-zero": "zero class weights",
     "weight-negative": "negative class weights",
+    "long": f"a long reduction (>= {LONG_ROWS} rows)",
     "gradients": "the gradient",
     "dtype-float16": "float16",
     "dtype-bfloat16": "bfloat16",
@@ -111,6 +123,10 @@ LOWER_MARGIN = 8
 #: Reductions (each a few calls) per implementation, dtype and device; symptom groups beyond
 #: them that no known cause explains keep the symptom grouping.
 MAX_REDUCTIONS = 24
+#: Probes per implementation, dtype and device that check a known cause explains another
+#: symptom group (one call each); past them a cause with a non-empty trigger explains the
+#: groups that have its trigger unchecked, and one with an empty trigger none.
+MAX_VERIFICATIONS = 96
 _DIAGNOSED = (Severity.WRONG_ON_VALID, Severity.REJECTS_VALID)
 
 
@@ -176,6 +192,8 @@ def conditions_of(case: Case, dtype: str, check: str) -> tuple[str, ...]:
         found.discard("reduction-mean")  # an empty mean is a convention's edge, not a divisor
     if _classes(case) == 1:
         found.add("one-class")
+    if _rows(case) >= LONG_ROWS:
+        found.add("long")
     if case.target_kind == "indices" and case.ignore_index != DEFAULT_IGNORE_INDEX:
         found.add("ignore-index")
     probabilities = case.target_kind == "probabilities"
@@ -222,7 +240,30 @@ def _without(case: Case, condition: str) -> Case | None:
         return _filled(case)
     if condition == "one-class":
         return _with_second_class(case)
+    if condition == "long":
+        return _shortened(case)
     return None
+
+
+def _rows(case: Case) -> int:
+    """N * d1 * ... (1 for a (C,) input)."""
+    c = _classes(case)
+    return 1 if case.input.ndim == 1 else case.input.size // c if c else 0
+
+
+def _shortened(case: Case) -> Case:
+    """A long case cut to its first ``SHORT_ROWS`` rows, the same layout: (N, C) keeps rows,
+    (N, C, d1, ...) keeps up to 4 samples and the first positions of d1 * ... flattened."""
+    x, t = case.input, case.target
+    probabilities = case.target_kind == "probabilities"
+    if x.ndim == 2:
+        return replace(case, input=x[:SHORT_ROWS], target=t[:SHORT_ROWS])
+    n = min(x.shape[0], 4)
+    keep = SHORT_ROWS // n
+    short_x = x[:n].reshape(n, x.shape[1], -1)[:, :, :keep]
+    short_t = t[:n].reshape(n, x.shape[1], -1)[:, :, :keep] if probabilities else \
+        t[:n].reshape(n, -1)[:, :keep]
+    return replace(case, input=short_x, target=short_t)
 
 
 def _with_second_class(case: Case) -> Case:
@@ -461,20 +502,38 @@ def _triggers(records: list[Record], cases: Mapping[str, Case], probe: Probe,
     groups = sorted(symptoms.items(), key=lambda item: min(
         plainness(r, c) for r, c in item[1]))
     known: list[Cause] = []
-    reductions = 0
+    reductions = verifications = 0
     for (severity, dtype, check, conditions), members in groups:
-        cause = next((k for k in known if k.explains(severity, conditions)), None)
+        record, case = min(members, key=lambda m: plainness(*m))
+        cause = None
+        for candidate in (k for k in known if k.explains(severity, conditions)):
+            if set(candidate.trigger) == set(conditions):
+                cause = candidate
+            elif verifications < MAX_VERIFICATIONS:
+                verifications += 1
+                try:
+                    if probe(*_reduced_to(candidate.trigger, case, dtype, check, dtypes)) \
+                            is severity:
+                        cause = candidate
+                except _Faulted:
+                    reductions, verifications = limit, MAX_VERIFICATIONS
+            elif candidate.trigger:
+                cause = candidate  # unchecked: the probes are spent
+            if cause is not None:
+                break
         if cause is None and reductions < limit:
-            record, case = min(members, key=lambda m: plainness(*m))
             reductions += 1
             try:
                 first = probe(case, dtype, check)
                 if first is severity and severity is not None:
-                    cause = Cause(severity, *reduce(case, dtype, check, severity, probe,
-                                                    dtypes))
-                    known.append(cause)
+                    reduced = Cause(severity, *reduce(case, dtype, check, severity, probe,
+                                                      dtypes))
+                    cause = next((k for k in known if k.heading == reduced.heading), None)
+                    if cause is None:
+                        cause = reduced
+                        known.append(cause)
             except _Faulted:  # a crash costs the implementation its diagnosis, nothing more
-                reductions = limit
+                reductions, verifications = limit, MAX_VERIFICATIONS
                 continue
             if first is Severity.ACCURACY and dtype in lowered:
                 for member, _ in members:  # a relation broken by the lower precision alone
@@ -483,6 +542,25 @@ def _triggers(records: list[Record], cases: Mapping[str, Case], probe: Probe,
         if cause is not None:
             for record, _ in members:
                 record.diagnosis = cause.as_dict()
+
+
+def _reduced_to(trigger: Sequence[str], case: Case, dtype: str, check: str,
+                dtypes: Sequence[str]) -> tuple[Case, str, str]:
+    """``case`` in ``dtype`` under ``check`` with every condition outside ``trigger`` switched
+    off at once where it can be: the call that shows whether a known cause explains it."""
+    for condition in conditions_of(case, dtype, check):
+        if condition in trigger or condition == "reduction-mean":
+            continue
+        if condition == "gradients":
+            check = Check.VALUE
+        elif condition.startswith("dtype-"):
+            dtype = "float64" if "float64" in dtypes else dtype
+        else:
+            changed = _without(case, condition)
+            if changed is not None:
+                case = changed
+    return replace(case, id=f"{case.id}~explained", expect=Expect(), conventions=(),
+                   note=""), dtype, check
 
 
 def _probe_check(record: Record) -> str:

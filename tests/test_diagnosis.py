@@ -17,7 +17,13 @@ from conformance.session import run_spec
 from conformance.spec import load_spec
 from conformance.vocabulary import Outcome, Severity, Verdict
 from implementations.reference import ReferenceImplementation
-from tests.helpers.one_bug import ComputesInFloat32, SmoothingOverCMinus1, WeightedMeanOverN
+from tests.helpers.one_bug import (
+    ComputesInFloat32,
+    EqualLogitsAndNegativeWeights,
+    LongSumDrift,
+    SmoothingOverCMinus1,
+    WeightedMeanOverN,
+)
 
 #: A small slice of the spec that has smoothing, weights, probabilities, K-dim and padding.
 CASES = ["seed-*", "ls-*", "weight-*", "kdim-*", "prob-*", "pad-*", "one-class-*"]
@@ -174,3 +180,34 @@ def test_one_class_none_still_fixes_its_negative_zero() -> None:
     record = VALUE_CHECK.run(Runner().context(PositiveZeros(0.0)), case)
     assert record.verdict is Verdict.DIVERGES
     assert record.convention == "positive zero for a one-class row"
+
+
+def test_an_empty_trigger_does_not_swallow_another_bug() -> None:
+    """Equal logits (half-mean-rows: zeros) reduce to "wrong on plain input"; the negative
+    weights of hostile-weight-* are a second bug that must keep a cause of its own."""
+    cases = load_spec(include=["seed-*", "half-mean-rows-*", "hostile-weight-*"])
+    records = run_spec([EqualLogitsAndNegativeWeights()], cases, ["float64"], ["cpu"])
+    headlines = _causes(records)[Severity.WRONG_ON_VALID]
+    assert "wrong on plain input (class indices, (N, C), mean)" in headlines
+    assert any("negative class weights" in h for h in headlines), headlines
+
+
+def test_a_long_reduction_is_a_condition() -> None:
+    cases = load_spec(include=["seed-*", "half-mean-rows-*"])
+    records = run_spec([LongSumDrift()], cases, ["float64"], ["cpu"])
+    assert _causes(records)[Severity.WRONG_ON_VALID] == {
+        f"wrong with a long reduction (>= {diagnosis.LONG_ROWS} rows); correct without it"}
+
+
+@pytest.mark.parametrize("shape", [(5000, 3), (2, 3, 50, 50)])
+def test_a_long_case_shortens_in_its_own_layout(shape: tuple[int, ...]) -> None:
+    rng = np.random.default_rng(2)
+    target_shape = (shape[0], *shape[2:])
+    case = Case("long", rng.standard_normal(shape), rng.integers(0, 3, target_shape))
+    assert "long" in diagnosis.conditions_of(case, "float64", "value")
+    short = diagnosis._without(case, "long")
+    assert short is not None
+    assert short.input.ndim == min(len(shape), 3)  # K-dim stays K-dim, d1 * ... flattened
+    assert short.input.size // 3 <= 64
+    assert short.target.shape == (short.input.shape[0], *short.input.shape[2:])
+    assert "long" not in diagnosis.conditions_of(short, "float64", "value")

@@ -105,3 +105,58 @@ class ComputesInFloat32(_OneBug):
         t = np.asarray(target)
         return super()._arguments(low(input), low(t) if t.dtype.kind == "f" else t, low(weight),
                                   ignore_index, reduction, label_smoothing)
+
+
+class EqualLogitsAndNegativeWeights(_OneBug):
+    """Two bugs: ``equal-logits`` adds 1e-6 to the loss when every logit is the same (a bug no
+    condition names, so its trigger is empty: "wrong on plain input"), and
+    ``negative-weights`` takes the class weights' absolute values. The second must stay a
+    cause of its own, not be swallowed by the first's empty trigger."""
+
+    name = "equal-logits-and-negative-weights"
+
+    def _arguments(self, input: Any, target: Any, weight: Any, ignore_index: int,
+                   reduction: str, label_smoothing: float) -> dict[str, Any]:
+        weight = None if weight is None else np.abs(np.asarray(weight))
+        return super()._arguments(input, target, weight, ignore_index, reduction,
+                                  label_smoothing)
+
+    def cross_entropy(self, input: Any, target: Any, weight: Any = None,
+                      ignore_index: int = -100, reduction: str = "mean",
+                      label_smoothing: float = 0.0, *, dtype: str = "float64",
+                      device: str = "cpu") -> Any:
+        """The loss, 1e-6 too large on equal logits."""
+        value = super().cross_entropy(input, target, weight, ignore_index, reduction,
+                                      label_smoothing, dtype=dtype, device=device)
+        return value + 1e-6 if _all_equal(input) else value
+
+    def value_and_grad(self, input: Any, target: Any, weight: Any = None,
+                       ignore_index: int = -100, reduction: str = "mean",
+                       label_smoothing: float = 0.0, *, dtype: str = "float64",
+                       device: str = "cpu") -> tuple[Any, Any]:
+        """The loss (1e-6 too large on equal logits) and its gradient."""
+        value, grad = super().value_and_grad(input, target, weight, ignore_index, reduction,
+                                             label_smoothing, dtype=dtype, device=device)
+        return (value + 1e-6 if _all_equal(input) else value), grad
+
+
+class LongSumDrift(_OneBug):
+    """``long-sum-drift``: a reduction over 4096 rows or more is off by one part in 1e9 (an
+    accumulation that loses precision on long sums); shorter ones are exact."""
+
+    name = "long-sum-drift"
+
+    def cross_entropy(self, input: Any, target: Any, weight: Any = None,
+                      ignore_index: int = -100, reduction: str = "mean",
+                      label_smoothing: float = 0.0, *, dtype: str = "float64",
+                      device: str = "cpu") -> Any:
+        """The loss, drifted on long reductions."""
+        value = super().cross_entropy(input, target, weight, ignore_index, reduction,
+                                      label_smoothing, dtype=dtype, device=device)
+        long = np.ndim(input) > 1 and np.size(input) // np.shape(input)[1] >= 4096
+        return value * (1 + 1e-9) if long and reduction != "none" else value
+
+
+def _all_equal(input: Any) -> bool:
+    x = np.asarray(input)
+    return bool(x.size) and bool(np.all(x == x.reshape(-1)[0]))
