@@ -27,13 +27,12 @@ causes:
 3. **Causes.** A cause is the severity and the trigger; its heading names them ("wrong when
    probability targets ∧ label_smoothing; correct without any one of them"), and every
    symptom group whose conditions include a known cause's trigger with the same severity is
-   that cause again when one call shows it: the group's plainest example with every
-   condition outside the trigger switched off at once still fails the same way
-   (``MAX_VERIFICATIONS`` such calls). A group the call clears is reduced on its own, so a
-   trigger that names too little (an empty one: "wrong on plain input", where the failure
-   depends on values no condition names, such as equal logits) does not swallow other bugs;
-   groups that reduce to the same trigger are one cause. Value, gradient, spec, generated and
-   dtype variants of one bug share one cause; the reports count and order causes
+   that cause again, without another reduction. An empty trigger claims the implementation
+   fails on plain input; one call (``PLAIN``) checks the claim, and where the plain call
+   conforms the trigger is ``EXAMPLE_VALUES`` ("wrong on the example's own values"), which
+   explains no other symptom, so a failure that depends on values no condition names (equal
+   logits) does not swallow other bugs. Value, gradient, spec, generated and dtype variants of
+   one bug share one cause; the reports count and order causes
    (``conformance.report.divergences``).
 
 Each finding's ``Record.diagnosis`` holds its cause: ``cause`` (the heading), ``trigger`` (the
@@ -81,7 +80,7 @@ from implementations.base import (
 )
 from implementations.dtypes import finfo
 
-__all__ = ["CONDITIONS", "LONG_ROWS", "LOWER_MARGIN", "MAX_REDUCTIONS", "MAX_VERIFICATIONS",
+__all__ = ["CONDITIONS", "EXAMPLE_VALUES", "LONG_ROWS", "LOWER_MARGIN", "MAX_REDUCTIONS", "PLAIN",
            "Cause", "case_of", "conditions_of", "diagnose", "heading", "plainness", "precision",
            "reduce"]
 
@@ -123,10 +122,13 @@ LOWER_MARGIN = 8
 #: Reductions (each a few calls) per implementation, dtype and device; symptom groups beyond
 #: them that no known cause explains keep the symptom grouping.
 MAX_REDUCTIONS = 24
-#: Probes per implementation, dtype and device that check a known cause explains another
-#: symptom group (one call each); past them a cause with a non-empty trigger explains the
-#: groups that have its trigger unchecked, and one with an empty trigger none.
-MAX_VERIFICATIONS = 96
+#: The trigger of a failure that no condition explains while a plain call conforms: it
+#: depends on the example's own values (equal logits, a particular target), so it explains no
+#: other symptom (``conditions_of`` never yields it).
+EXAMPLE_VALUES = "example-values"
+#: The plain call an empty trigger is checked on: seeded (4, 5) logits, class indices, mean.
+PLAIN = Case("plain-input", np.random.default_rng(0).standard_normal((4, 5)),
+             np.array([0, 3, 1, 4]))
 _DIAGNOSED = (Severity.WRONG_ON_VALID, Severity.REJECTS_VALID)
 
 
@@ -175,6 +177,9 @@ def heading(severity: Severity, trigger: Sequence[str]) -> str:
         verb = f"{verb} in the gradient"
     if not words:
         return f"{verb} on plain input (class indices, (N, C), mean)"
+    if trigger == (EXAMPLE_VALUES,):
+        return f"{verb} on the example's own values; a plain input conforms (no condition " \
+            "names the trigger)"
     plain = _PLAIN.get(severity, "conforms")
     if len(words) == 1:
         return f"{verb} with {words[0]}; {plain} without it"
@@ -502,38 +507,23 @@ def _triggers(records: list[Record], cases: Mapping[str, Case], probe: Probe,
     groups = sorted(symptoms.items(), key=lambda item: min(
         plainness(r, c) for r, c in item[1]))
     known: list[Cause] = []
-    reductions = verifications = 0
+    reductions = 0
     for (severity, dtype, check, conditions), members in groups:
-        record, case = min(members, key=lambda m: plainness(*m))
-        cause = None
-        for candidate in (k for k in known if k.explains(severity, conditions)):
-            if set(candidate.trigger) == set(conditions):
-                cause = candidate
-            elif verifications < MAX_VERIFICATIONS:
-                verifications += 1
-                try:
-                    if probe(*_reduced_to(candidate.trigger, case, dtype, check, dtypes)) \
-                            is severity:
-                        cause = candidate
-                except _Faulted:
-                    reductions, verifications = limit, MAX_VERIFICATIONS
-            elif candidate.trigger:
-                cause = candidate  # unchecked: the probes are spent
-            if cause is not None:
-                break
+        cause = next((k for k in known if k.explains(severity, conditions)), None)
         if cause is None and reductions < limit:
+            record, case = min(members, key=lambda m: plainness(*m))
             reductions += 1
             try:
                 first = probe(case, dtype, check)
                 if first is severity and severity is not None:
-                    reduced = Cause(severity, *reduce(case, dtype, check, severity, probe,
-                                                      dtypes))
-                    cause = next((k for k in known if k.heading == reduced.heading), None)
-                    if cause is None:
-                        cause = reduced
-                        known.append(cause)
+                    trigger, *example = reduce(case, dtype, check, severity, probe, dtypes)
+                    if not trigger and not _fails_on_plain_input(severity, *example[1:],
+                                                                 probe):
+                        trigger = (EXAMPLE_VALUES,)
+                    cause = Cause(severity, trigger, *example)
+                    known.append(cause)
             except _Faulted:  # a crash costs the implementation its diagnosis, nothing more
-                reductions, verifications = limit, MAX_VERIFICATIONS
+                reductions = limit
                 continue
             if first is Severity.ACCURACY and dtype in lowered:
                 for member, _ in members:  # a relation broken by the lower precision alone
@@ -544,23 +534,10 @@ def _triggers(records: list[Record], cases: Mapping[str, Case], probe: Probe,
                 record.diagnosis = cause.as_dict()
 
 
-def _reduced_to(trigger: Sequence[str], case: Case, dtype: str, check: str,
-                dtypes: Sequence[str]) -> tuple[Case, str, str]:
-    """``case`` in ``dtype`` under ``check`` with every condition outside ``trigger`` switched
-    off at once where it can be: the call that shows whether a known cause explains it."""
-    for condition in conditions_of(case, dtype, check):
-        if condition in trigger or condition == "reduction-mean":
-            continue
-        if condition == "gradients":
-            check = Check.VALUE
-        elif condition.startswith("dtype-"):
-            dtype = "float64" if "float64" in dtypes else dtype
-        else:
-            changed = _without(case, condition)
-            if changed is not None:
-                case = changed
-    return replace(case, id=f"{case.id}~explained", expect=Expect(), conventions=(),
-                   note=""), dtype, check
+def _fails_on_plain_input(severity: Severity, dtype: str, check: str, probe: Probe) -> bool:
+    """Whether a plain call (``PLAIN``: seeded (4, 5) logits, class indices, mean) in ``dtype``
+    under ``check`` fails with ``severity``: what an empty trigger claims."""
+    return probe(PLAIN, dtype, check) is severity
 
 
 def _probe_check(record: Record) -> str:

@@ -18,6 +18,7 @@ from conformance.spec import load_spec
 from conformance.vocabulary import Outcome, Severity, Verdict
 from implementations.reference import ReferenceImplementation
 from tests.helpers.one_bug import (
+    AlwaysOff,
     ComputesInFloat32,
     EqualLogitsAndNegativeWeights,
     LongSumDrift,
@@ -188,8 +189,17 @@ def test_an_empty_trigger_does_not_swallow_another_bug() -> None:
     cases = load_spec(include=["seed-*", "half-mean-rows-*", "hostile-weight-*"])
     records = run_spec([EqualLogitsAndNegativeWeights()], cases, ["float64"], ["cpu"])
     headlines = _causes(records)[Severity.WRONG_ON_VALID]
-    assert "wrong on plain input (class indices, (N, C), mean)" in headlines
-    assert any("negative class weights" in h for h in headlines), headlines
+    assert headlines == {
+        "wrong on the example's own values; a plain input conforms (no condition names the "
+        "trigger)",
+        "wrong when negative class weights ∧ class weights; correct without any one of them"}
+
+
+def test_an_implementation_wrong_everywhere_is_wrong_on_plain_input(
+        spec_cases: list[Case]) -> None:
+    records = run_spec([AlwaysOff()], spec_cases, ["float64"], ["cpu"])
+    assert _causes(records)[Severity.WRONG_ON_VALID] == {
+        "wrong on plain input (class indices, (N, C), mean)"}
 
 
 def test_a_long_reduction_is_a_condition() -> None:

@@ -157,6 +157,21 @@ class LongSumDrift(_OneBug):
         return value * (1 + 1e-9) if long and reduction != "none" else value
 
 
+class AlwaysOff(_OneBug):
+    """``always-off``: every loss 1e-3 too large (beyond float32's bound, so not a lower
+    precision): wrong on plain input, one cause however many conditions a case has."""
+
+    name = "always-off"
+
+    def cross_entropy(self, input: Any, target: Any, weight: Any = None,
+                      ignore_index: int = -100, reduction: str = "mean",
+                      label_smoothing: float = 0.0, *, dtype: str = "float64",
+                      device: str = "cpu") -> Any:
+        """The loss plus 1e-3."""
+        return super().cross_entropy(input, target, weight, ignore_index, reduction,
+                                     label_smoothing, dtype=dtype, device=device) + 1e-3
+
+
 def _all_equal(input: Any) -> bool:
     x = np.asarray(input)
     return bool(x.size) and bool(np.all(x == x.reshape(-1)[0]))
