@@ -516,11 +516,11 @@ def _triggers(records: list[Record], cases: Mapping[str, Case], probe: Probe,
             try:
                 first = probe(case, dtype, check)
                 if first is severity and severity is not None:
-                    trigger, *example = reduce(case, dtype, check, severity, probe, dtypes)
-                    if not trigger and not _fails_on_plain_input(severity, *example[1:],
-                                                                 probe):
+                    trigger, example, at, how = reduce(case, dtype, check, severity, probe,
+                                                       dtypes)
+                    if not trigger and not _fails_on_plain_input(severity, at, how, probe):
                         trigger = (EXAMPLE_VALUES,)
-                    cause = Cause(severity, trigger, *example)
+                    cause = Cause(severity, trigger, example, at, how)
                     known.append(cause)
             except _Faulted:  # a crash costs the implementation its diagnosis, nothing more
                 reductions = limit
