@@ -364,6 +364,10 @@ class Context:
         if got.name == self.dtype or got.kind not in "fc":
             return None
         also = "" if cmp.ok else f"; and {cmp.mismatch or too_far(cmp)}"
+        lower = tolerance.LOWER.get(self.dtype, ())
+        if got.name in lower:  # evidence of a lower precision: the dtype it computes in
+            cmp = replace(cmp, within=got.name if cmp.ok else
+                          self._lower_dtype(case, Check(check), actual))
         return self.record(case, check, Verdict.DIVERGES, outcome=Outcome.WRONG_DTYPE,
                            error=cmp.as_dict(), expected=expected, actual=actual,
                            reason=f"returned {got.name}, not the {self.dtype} the call asked "

@@ -22,6 +22,7 @@ from tests.helpers.one_bug import (
     ComputesInFloat32,
     EqualLogitsAndNegativeWeights,
     LongSumDrift,
+    ReturnsFloat32,
     SmoothingOverCMinus1,
     WeightedMeanOverN,
 )
@@ -69,6 +70,18 @@ def test_float64_computed_in_float32_is_one_accuracy_cause(spec_cases: list[Case
     assert lowered
     assert all(r.severity is Severity.ACCURACY for r in lowered)
     assert all(r.reason.startswith("within float32's bound") for r in lowered)  # type: ignore[union-attr]
+
+
+def test_float32_returned_for_float64_is_the_same_accuracy_cause(spec_cases: list[Case]) -> None:
+    """keras.float32's case: float32 arrays back for a float64 call are the lower precision
+    it computes in, one accuracy cause, not a wrong value per check."""
+    records = run_spec([ReturnsFloat32()], spec_cases, ["float64"], ["cpu"])
+    causes = _causes(records)
+    assert Severity.WRONG_ON_VALID not in causes, causes.get(Severity.WRONG_ON_VALID)
+    (heading,) = causes[Severity.ACCURACY]
+    assert heading.startswith("computes float64 in float32")
+    assert any("returned float32" in (r.reason or "") for r in records
+               if r.outcome is Outcome.LOWER_PRECISION)
 
 
 def test_a_faithful_float64_implementation_is_not_called_lower_precision(

@@ -107,6 +107,30 @@ class ComputesInFloat32(_OneBug):
                                   ignore_index, reduction, label_smoothing)
 
 
+class ReturnsFloat32(ComputesInFloat32):
+    """``returns-float32``: as ``computes-in-float32``, and it returns float32 arrays for a
+    float64 call, as Keras' loss object at floatx float32 does (``keras.float32``)."""
+
+    name = "returns-float32"
+
+    def cross_entropy(self, input: Any, target: Any, weight: Any = None,
+                      ignore_index: int = -100, reduction: str = "mean",
+                      label_smoothing: float = 0.0, *, dtype: str = "float64",
+                      device: str = "cpu") -> Any:
+        """The float32 loss."""
+        return np.float32(super().cross_entropy(input, target, weight, ignore_index, reduction,
+                                                label_smoothing, dtype=dtype, device=device))
+
+    def value_and_grad(self, input: Any, target: Any, weight: Any = None,
+                       ignore_index: int = -100, reduction: str = "mean",
+                       label_smoothing: float = 0.0, *, dtype: str = "float64",
+                       device: str = "cpu") -> tuple[Any, Any]:
+        """The float32 loss and gradient."""
+        value, grad = super().value_and_grad(input, target, weight, ignore_index, reduction,
+                                             label_smoothing, dtype=dtype, device=device)
+        return np.asarray(value, np.float32), np.asarray(grad, np.float32)
+
+
 class EqualLogitsAndNegativeWeights(_OneBug):
     """Two bugs: ``equal-logits`` adds 1e-6 to the loss when every logit is the same (a bug no
     condition names, so its trigger is empty: "wrong on plain input"), and
