@@ -42,6 +42,7 @@ import numpy as np
 
 from implementations import frameworks
 from implementations._convert import canonical_device
+from implementations.arguments import LossArguments
 from implementations.base import (
     ALL_DTYPES,
     DEFAULT_IGNORE_INDEX,
@@ -60,24 +61,14 @@ __all__ = ["Adapter", "Arguments", "Result", "TorchLossAdapter"]
 Result = tuple[Array, Array | None]
 
 
-@dataclass(frozen=True)
-class Arguments:
-    """The arguments of one call, as the contract passes them."""
+@dataclass(frozen=True, eq=False)
+class Arguments(LossArguments):
+    """The arguments of one call, as the contract passes them: the schema
+    (``implementations.arguments.LossArguments``) plus the ``dtype`` and ``device`` asked for
+    (``kwargs()`` holds them too: it is the whole call)."""
 
-    input: Array
-    target: Array
-    weight: Array | None
-    ignore_index: int
-    reduction: Reduction
-    label_smoothing: float
-    dtype: str
-    device: str
-
-    def call(self, gradient: bool) -> Call:
-        """The ``Call`` that ``supports`` decides on."""
-        return Call.of(self.input, self.target, self.weight, self.ignore_index, self.reduction,
-                       self.label_smoothing, dtype=self.dtype, device=self.device,
-                       gradient=gradient)
+    dtype: str = "float64"
+    device: str = "cpu"
 
     def cast(self) -> tuple[Array, Array, Array | None]:
         """Input, target and weight with their floating arrays cast to ``dtype`` (class
@@ -132,7 +123,7 @@ class Adapter:
         raise NotImplementedError
 
     def _checked(self, args: Arguments, gradient: bool) -> Result:
-        call = args.call(gradient)
+        call = args.call(args.dtype, args.device, gradient)
         require_supported(self, call)
         if (missing := available_reason(self)) is not None:
             raise RuntimeError(missing)
