@@ -26,7 +26,7 @@ import numpy as np
 from implementations.base import DEFAULT_IGNORE_INDEX, Array, Call, Reduction, target_kind
 from implementations.dtypes import round_to
 
-__all__ = ["LossArguments"]
+__all__ = ["ARRAYS", "LossArguments"]
 
 #: The schema's arrays: spec form writes them as nested lists, a repro as NumPy literals.
 ARRAYS = ("input", "target", "weight")
@@ -52,6 +52,14 @@ class LossArguments:
     def options(self) -> dict[str, Any]:
         """The fields after ``input`` and ``target``, by name (a repro's keywords)."""
         return {k: v for k, v in self.kwargs().items() if k not in ("input", "target")}
+
+    def arrays(self) -> dict[str, Array | None]:
+        """The fields that hold arrays (``weight`` also when ``None``), by name."""
+        return {k: v for k, v in self.kwargs().items() if _is_array(k, v)}
+
+    def scalars(self) -> dict[str, Any]:
+        """The other fields: the options that are numbers or strings, by name."""
+        return {k: v for k, v in self.kwargs().items() if not _is_array(k, v)}
 
     def defaults(self) -> dict[str, Any]:
         """The fields whose value is their declared default (``weight=None`` included)."""
@@ -119,6 +127,10 @@ class LossArguments:
         elements, NaN equal to NaN)."""
         mine, theirs = self.kwargs(), other.kwargs()
         return mine.keys() == theirs.keys() and all(_same(v, theirs[k]) for k, v in mine.items())
+
+
+def _is_array(name: str, value: Any) -> bool:
+    return name in ARRAYS or isinstance(value, np.ndarray)
 
 
 def _rounds(name: str, value: Any) -> bool:
