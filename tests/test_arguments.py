@@ -4,13 +4,24 @@ field added to it reaches an implementation through every layer that calls one u
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
+from conformance import repro
+from conformance.case import Case
+from conformance.isolation import isolate
+from conformance.runner import Runner
+from conformance.vocabulary import Check, Verdict
+from implementations import reference as ref
 from implementations.adapter import Arguments
 from implementations.arguments import LossArguments
 from implementations.base import Call
+from tests.helpers.offset_impl import Offset
+
+ROOT = Path(__file__).resolve().parent.parent
 
 X = np.array([[1.0, 2.0, 0.5], [0.1, 0.2, 0.3]])
 T = np.array([0, 2])
@@ -110,3 +121,86 @@ def test_the_adapters_arguments_are_the_schema_plus_dtype_and_device() -> None:
                              "dtype": "float32", "device": "cpu"}
     assert args.call(args.dtype, args.device).dtype == "float32"
     assert [f.name for f in dataclasses.fields(Arguments)][-2:] == ["dtype", "device"]
+
+
+# --- a new argument, added through the schema ---------------------------------------------
+# ``offset`` (``tests/helpers/offset_impl.py``): a number added to the loss. What it needs is
+# what these tests write: its field (the subclass), what the reference makes of it (the wrapper
+# of ``reference.evaluate`` below), and an implementation that takes it. The case, the runner,
+# its checks, the context, the isolated worker and repro are not told about it.
+
+OffsetArguments = dataclasses.make_dataclass(
+    "OffsetArguments", [("offset", float, dataclasses.field(default=0.0))],
+    bases=(LossArguments,), frozen=True, eq=False)
+OFFSET = 0.375
+IMPL = "tests.helpers.offset_impl:Offset"
+
+
+def _offset_case(reduction: str = "sum") -> Case:
+    return Case.of("offset-case", X, T, W, reduction=reduction, label_smoothing=0.1,
+                   offset=OFFSET, schema=OffsetArguments)
+
+
+@pytest.fixture
+def offset_reference(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The reference, taught ``offset``: the one change to ``implementations/reference.py``."""
+    evaluate = ref.evaluate
+
+    def with_offset(*, offset: float, **arguments: Any) -> Any:
+        value, grad, parts = evaluate(**arguments)
+        return value + offset, grad, parts
+
+    monkeypatch.setattr(ref, "evaluate", with_offset)
+
+
+@pytest.fixture(autouse=True)
+def _importable_helpers(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(ROOT))
+
+
+def test_a_new_field_goes_through_the_schemas_methods() -> None:
+    args = _offset_case().arguments
+    assert args.kwargs()["offset"] == OFFSET
+    assert args.rounded("float16").offset == OFFSET
+    assert args.replace(reduction="none").offset == OFFSET
+    assert args.to_spec()["offset"] == OFFSET
+    assert OffsetArguments.from_spec(args.to_spec()).same(args)
+    assert "offset" not in OffsetArguments(X, T).to_spec()  # a default is left out
+
+
+def test_without_the_reference_a_new_argument_is_refused() -> None:
+    with pytest.raises(TypeError, match="offset"):
+        Runner().expected(_offset_case(), "float64")
+
+
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+@pytest.mark.usefixtures("offset_reference")
+def test_the_runner_forwards_a_new_argument_unchanged(reduction: str) -> None:
+    Offset.received.clear()
+    case = _offset_case(reduction)
+    records = Runner().run_case(Offset(), case)
+    assert [(r.check, r.verdict) for r in records] == \
+        [(Check.VALUE, Verdict.CONFORMS), (Check.GRADIENT, Verdict.CONFORMS)], records
+    want = {**case.arguments.options(), "offset": OFFSET, "dtype": "float64", "device": "cpu"}
+    assert len(Offset.received) == 2
+    for got in Offset.received:  # what the implementation received: the case's own values
+        assert got.keys() == want.keys()
+        assert OffsetArguments(X, T, **{k: got[k] for k in case.kwargs()}).same(case.arguments)
+
+
+@pytest.mark.usefixtures("offset_reference")
+def test_an_isolated_worker_forwards_a_new_argument_unchanged() -> None:
+    proxy = isolate(IMPL, timeout=120)
+    try:
+        records = Runner().run_case(proxy, _offset_case())
+        changed = Runner().run_case(proxy, _offset_case().replace(offset=OFFSET + 1))
+    finally:
+        proxy.close()
+    assert [(r.check, r.verdict) for r in records + changed] == \
+        [(Check.VALUE, Verdict.CONFORMS), (Check.GRADIENT, Verdict.CONFORMS)] * 2, records
+
+
+def test_repro_writes_a_new_argument() -> None:
+    code = repro.snippet(IMPL, _offset_case())
+    assert f", offset={OFFSET!r}, dtype=" in code
+    assert "offset=" not in repro.snippet(IMPL, _offset_case().replace(offset=0.0))
