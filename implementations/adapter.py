@@ -5,7 +5,8 @@ but an adapter that subclasses ``Adapter`` (``implementations.Adapter``, as ever
 does) writes only what is its own:
 
 * ``evaluate(args, call)``: the loss, and with ``call.gradient`` the gradient of its sum, as
-  NumPy arrays;
+  NumPy arrays (``args``: an ``Arguments``, the schema ``implementations.arguments.LossArguments``
+  plus ``dtype`` and ``device``; the contract's keywords are unpacked into it here, once);
 * ``limits(call)``: why its API cannot express a call, or ``None`` (default: it can);
 * ``framework``: the framework it runs on, by the name ``implementations.frameworks`` knows,
   which answers ``devices`` (``cpu``, and ``cuda`` where the framework sees a GPU) and
