@@ -415,7 +415,7 @@ def _with_nonfinite(draw: st.DrawFn, x: Array, target: Array, ignore_index: int 
 
 def calls(**bounds: Any) -> st.SearchStrategy[dict[str, Any]]:
     """The keyword arguments of the contract's ``cross_entropy`` (``cases()``'s bounds)."""
-    return cases(**bounds).map(lambda c: {"input": c.input, "target": c.target, **c.kwargs()})
+    return cases(**bounds).map(lambda c: c.arguments.kwargs())
 
 
 @_memo
@@ -485,12 +485,8 @@ class SeededCase(Case):
 
     def to_spec(self) -> dict[str, Any]:
         """The case in spec form, its arrays as generator mappings."""
-        spec: dict[str, Any] = {"id": self.id, "source": self.source, "tags": list(self.tags),
-                                **{k: dict(v) for k, v in self.recipe}}
-        spec["reduction"] = self.reduction
-        if self.label_smoothing != 0.0:
-            spec["label_smoothing"] = self.label_smoothing
-        return spec
+        return {"id": self.id, "source": self.source, "tags": list(self.tags),
+                **{k: dict(v) for k, v in self.recipe}, **self.arguments.spec_options()}
 
 
 def _large_classes(draw: st.DrawFn, lo: int, hi: int) -> int:

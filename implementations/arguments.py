@@ -95,11 +95,16 @@ class LossArguments:
                                 "target": _plain(self.target, "target")}
         if self._unusual_target_dtype():
             spec["target_dtype"] = str(self.target.dtype)
+        spec.update({name: _plain(value, name) for name, value in self.arrays().items()
+                     if name not in spec and value is not None})
+        return {**spec, **self.spec_options()}
+
+    def spec_options(self) -> dict[str, Any]:
+        """The spec form of the fields that are not arrays: ``reduction``, and the others
+        that are not their default."""
         defaults = self.defaults()
-        for name, value in self.options().items():
-            if name == "reduction" or name not in defaults:
-                spec[name] = _plain(value, name) if isinstance(value, np.ndarray) else value
-        return spec
+        return {name: value for name, value in self.scalars().items()
+                if name == "reduction" or name not in defaults}
 
     def _unusual_target_dtype(self) -> bool:
         kind, indices = self.target.dtype.kind, self.target_kind == "indices"

@@ -92,6 +92,13 @@ def test_to_spec_names_an_unusual_target_dtype_and_empty_shapes() -> None:
     assert LossArguments(X, T.astype(np.float64)).to_spec()["target_dtype"] == "float64"
 
 
+def test_spec_options_are_the_numbers_and_strings_of_to_spec() -> None:
+    assert LossArguments(X, T, W, label_smoothing=0.1).spec_options() == \
+        {"reduction": "mean", "label_smoothing": 0.1}
+    assert LossArguments(X, T, ignore_index=3, reduction="none").spec_options() == \
+        {"ignore_index": 3, "reduction": "none"}
+
+
 @pytest.mark.parametrize("args", [LossArguments(X, T), LossArguments(X, P, W, -100, "none", 0.1),
                                   LossArguments(X, T.astype(np.int32), None, 2, "sum", -0.5),
                                   LossArguments(X, T.astype(np.float32))])
