@@ -118,8 +118,9 @@ class LossArguments:
         applied, absent fields at their defaults, other keys (``id``, ``tags``...) ignored."""
         names = {f.name for f in fields(cls)}
         values = {k: v for k, v in spec.items() if k in names}
-        target = np.asarray(values["target"])
-        values["target"] = target.astype(spec.get("target_dtype", target.dtype))
+        values["target"] = np.asarray(values["target"])
+        if "target_dtype" in spec:  # cast only then: a large spec's target is not copied
+            values["target"] = values["target"].astype(spec["target_dtype"])
         values["input"] = np.asarray(values["input"], dtype=np.float64)
         if values.get("weight") is not None:
             values["weight"] = np.asarray(values["weight"], dtype=np.float64)

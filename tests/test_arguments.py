@@ -211,3 +211,11 @@ def test_repro_writes_a_new_argument() -> None:
     code = repro.snippet(IMPL, _offset_case())
     assert f", offset={OFFSET!r}, dtype=" in code
     assert "offset=" not in repro.snippet(IMPL, _offset_case().replace(offset=0.0))
+
+
+def test_from_spec_takes_built_arrays_as_they_are() -> None:
+    x, t, w = X.copy(), T.copy(), W.copy()
+    args = LossArguments.from_spec({"input": x, "target": t, "weight": w})
+    assert args.input is x
+    assert args.target is t
+    assert args.weight is w
