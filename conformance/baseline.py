@@ -112,8 +112,7 @@ def _answer(torch: IsolatedImplementation, case: Case, dtype: str,
     device = host_device(device)
     if unsupported_reason(torch, case.call(dtype, device)) is not None:
         return None
-    arguments = {"input": case.input, "target": case.target, **case.kwargs(),
-                 "dtype": dtype, "device": device}
+    arguments = {**case.arguments.kwargs(), "dtype": dtype, "device": device}
     try:
         value, grad = invoke(torch, "value_and_grad", arguments).result
         return Output(np.asarray(value), np.asarray(grad))
@@ -154,14 +153,14 @@ def _asked(case: Case, dtype: str, device: str) -> tuple[str, str, str, str] | N
     if case.input.size > MEMO_LIMIT:
         return None
     digest = hashlib.blake2b(digest_size=16)
-    for array in (case.input, case.target, case.weight):
+    for array in case.arguments.arrays().values():
         if array is None:
             digest.update(b"none")
             continue
         array = np.ascontiguousarray(array)
         digest.update(f"{array.dtype.str}{array.shape}".encode())
         digest.update(array.tobytes())
-    digest.update(repr((case.ignore_index, case.reduction, case.label_smoothing)).encode())
+    digest.update(repr(tuple(case.arguments.scalars().values())).encode())
     return (case.id, dtype, device, digest.hexdigest())
 
 

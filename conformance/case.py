@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
-import numpy as np
-
-from implementations.base import DEFAULT_IGNORE_INDEX, Array, Call, target_kind
+from implementations.arguments import LossArguments
+from implementations.base import Array, Call
 
 
 @dataclass(frozen=True)
@@ -53,21 +53,66 @@ class Convention:
 
 @dataclass(frozen=True, eq=False)
 class Case:
-    """One call of the loss with its arguments as NumPy arrays."""
+    """One call of the loss: its arguments (``implementations.arguments.LossArguments``,
+    passed on unopened to whatever calls an implementation) and what the case expects."""
 
     id: str
-    input: Array
-    target: Array
-    weight: Array | None = None
-    ignore_index: int = DEFAULT_IGNORE_INDEX
-    reduction: str = "mean"
-    label_smoothing: float = 0.0
+    arguments: LossArguments
     source: str = "edge case"
     tags: tuple[str, ...] = ()
     note: str = ""
     expect: Expect = field(default_factory=Expect)
     conventions: tuple[Convention, ...] = ()
     location: str = ""  # "spec/cross_entropy.yaml:12", for messages
+
+    @classmethod
+    def of(cls, id: str, *arguments: Any, schema: type[LossArguments] = LossArguments,
+           **fields: Any) -> Self:
+        """A case from its id, its arguments (positional, or by the name of a field of
+        ``schema``) and the case's other fields by name."""
+        names = {f.name for f in dataclasses.fields(schema)}
+        named = {k: fields.pop(k) for k in list(fields) if k in names}
+        return cls(id, schema(*arguments, **named), **fields)
+
+    def replace(self, **changes: Any) -> Self:
+        """A copy with ``changes``: fields of the case or of its arguments, by name."""
+        names = {f.name for f in dataclasses.fields(self.arguments)}
+        arguments = {k: changes.pop(k) for k in list(changes) if k in names}
+        if arguments:
+            changes["arguments"] = self.arguments.replace(**arguments)
+        return dataclasses.replace(self, **changes)
+
+    # the arguments, read through the case (``case.arguments`` is what is passed on)
+
+    @property
+    def input(self) -> Array:
+        """The logits."""
+        return self.arguments.input
+
+    @property
+    def target(self) -> Array:
+        """Class indices, or probabilities of the input's shape."""
+        return self.arguments.target
+
+    @property
+    def weight(self) -> Array | None:
+        """Class weights, or ``None``."""
+        return self.arguments.weight
+
+    @property
+    def ignore_index(self) -> int:
+        """The class index whose rows count for nothing."""
+        return self.arguments.ignore_index
+
+    @property
+    def reduction(self) -> str:
+        """``none``, ``mean`` or ``sum``."""
+        return self.arguments.reduction
+
+    @property
+    def label_smoothing(self) -> float:
+        """torch's ``label_smoothing``."""
+        return self.arguments.label_smoothing
 
     @property
     def invalid(self) -> bool:
@@ -77,62 +122,21 @@ class Case:
     @property
     def target_kind(self) -> str:
         """``indices`` or ``probabilities`` by torch's shape rule."""
-        return target_kind(self.input, self.target)
+        return self.arguments.target_kind
 
     def kwargs(self) -> dict[str, Any]:
-        """The keyword arguments of the contract's ``cross_entropy``."""
-        return {
-            "weight": self.weight,
-            "ignore_index": self.ignore_index,
-            "reduction": self.reduction,
-            "label_smoothing": self.label_smoothing,
-        }
+        """The keyword arguments of the contract's ``cross_entropy`` after ``input`` and
+        ``target`` (``arguments.kwargs()`` has them all)."""
+        return self.arguments.options()
 
     def call(self, dtype: str = "float64", device: str = "cpu", gradient: bool = False) -> Call:
         """The ``Call`` that ``supports`` decides on."""
-        return Call.of(self.input, self.target, **self.kwargs(), dtype=dtype, device=device,
-                       gradient=gradient)
+        return self.arguments.call(dtype, device, gradient)
 
     def to_spec(self) -> dict[str, Any]:
         """The case in spec form (plain lists and numbers, as in ``spec/*.yaml``)."""
-        spec: dict[str, Any] = {
-            "id": self.id,
-            "source": self.source,
-            "tags": list(self.tags),
-            "input": _plain(self.input),
-            "target": _plain(self.target, "target"),
-        }
-        if (self.target.dtype.kind == "f" and self.target_kind == "indices") or (
-            self.target.dtype.kind in "iu" and self.target_kind == "probabilities"
-        ) or self.target.dtype not in (np.dtype(np.int64), np.dtype(np.float64)):
-            spec["target_dtype"] = str(self.target.dtype)
-        if self.weight is not None:
-            spec["weight"] = _plain(self.weight, "weight")
-        if self.ignore_index != DEFAULT_IGNORE_INDEX:
-            spec["ignore_index"] = self.ignore_index
-        spec["reduction"] = self.reduction
-        if self.label_smoothing != 0.0:
-            spec["label_smoothing"] = self.label_smoothing
+        spec: dict[str, Any] = {"id": self.id, "source": self.source, "tags": list(self.tags),
+                                **self.arguments.to_spec()}
         if self.note:
             spec["note"] = self.note
         return spec
-
-
-def _plain(array: Array, role: str = "input") -> Any:
-    """A nested list of Python numbers; non-finite floats stay floats (YAML writes .nan, .inf).
-
-    An empty array is written as the spec's generator mapping for its ``role`` (``input``,
-    ``target`` or ``weight``): a nested list cannot say the shape of an empty array (``(0, 3)``
-    is ``[]``). Class indices get ``classes``, probabilities ``probabilities``, weights
-    ``low``/``high``."""
-    array = np.asarray(array)
-    if array.size == 0:
-        shape = list(array.shape)
-        if array.dtype.kind in "iub":
-            return {"shape": shape, "seed": 0, "classes": 1}
-        if role == "target":
-            return {"probabilities": shape, "seed": 0}
-        if role == "weight":
-            return {"shape": shape, "seed": 0, "low": 1.0, "high": 1.0}
-        return {"shape": shape, "seed": 0}
-    return array.tolist()

@@ -44,7 +44,6 @@ from implementations.base import (
     has_gradient,
     unsupported_reason,
 )
-from implementations.dtypes import round_to
 
 __all__ = [
     "CallTally",
@@ -55,21 +54,9 @@ __all__ = [
     "describe",
     "expected",
     "less_accurate",
-    "rounded",
     "snippet_for",
     "too_far",
 ]
-
-def rounded(case: Case, dtype: str) -> dict[str, Any]:
-    """The case's arguments as the implementation sees them: floating arrays rounded to dtype."""
-    target = case.target
-    if target.dtype.kind == "f":
-        target = round_to(target, dtype)
-    weight = None if case.weight is None else round_to(case.weight, dtype)
-    return {"input": round_to(case.input, dtype), "target": target, "weight": weight,
-            "ignore_index": case.ignore_index, "reduction": case.reduction,
-            "label_smoothing": case.label_smoothing}
-
 
 @dataclass
 class Expected:
@@ -87,8 +74,7 @@ class Expected:
 def expected(case: Case, dtype: str) -> Expected:
     """Evaluate the reference and the tolerance model for ``case`` in ``dtype``."""
     started = time.monotonic()
-    args = rounded(case, dtype)
-    value, grad, parts = ref.evaluate(**args)
+    value, grad, parts = ref.evaluate(**case.arguments.rounded(dtype).kwargs())
     value_allowed, grad_allowed = tolerance.bounds(parts, value, grad, case.reduction, dtype,
                                                    case.input.shape)
     return Expected(value, value_allowed, grad, grad_allowed, parts,
@@ -238,7 +224,7 @@ class Context:
              arguments: Mapping[str, Any] | None = None) -> Invocation:
         """Call the implementation on ``case`` (its own copies of the arrays), counting the call
         and any write into its inputs."""
-        arguments = dict(arguments if arguments is not None else _args(case))
+        arguments = dict(arguments if arguments is not None else case.arguments.kwargs())
         key = (self.impl.name, self.dtype, self.device)
         expects_raise = case.invalid or (method == "value_and_grad" and
                                          case.expect.gradient_error is not None)
@@ -408,11 +394,6 @@ def _first(value: Array) -> str:
     if not flat.size:
         return "an empty array"
     return f"{flat[0]:.3g}" + (" …" if flat.size > 1 else "")
-
-
-def _args(case: Case) -> dict[str, Any]:
-    """The arguments handed to an implementation: the case's own (it casts to ``dtype``)."""
-    return {"input": case.input, "target": case.target, **case.kwargs()}
 
 
 def less_accurate(cmp: tolerance.Comparison) -> str:

@@ -54,12 +54,13 @@ import itertools
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
 from conformance.case import Case, Convention
-from implementations.base import DEFAULT_IGNORE_INDEX, REDUCTIONS, Array, class_axis_of
+from implementations.arguments import LossArguments
+from implementations.base import DEFAULT_IGNORE_INDEX, REDUCTIONS, Array, Reduction, class_axis_of
 
 __all__ = ["CONSTRAINTS", "DIMENSIONS", "Constraint", "Dimension", "Gap", "Table",
            "candidate_cases", "case_id", "case_of", "combinations", "cover", "covering_rows",
@@ -215,10 +216,11 @@ def case_of(row: Row) -> Case:
         target = _softmax(rng.standard_normal(shape), class_axis_of(shape))
     else:
         target = _indices(rng, shape, levels["ignore"], ignore_index)
-    return Case(id=ident, input=logits, target=target, weight=weight,
-                ignore_index=ignore_index, reduction=levels["reduction"],
-                label_smoothing=SMOOTHING if levels["smoothing"] == "positive" else 0.0,
-                source="covering array (conformance.coverage)", tags=("covering",),
+    smoothing = SMOOTHING if levels["smoothing"] == "positive" else 0.0
+    arguments = LossArguments(logits, target, weight, ignore_index,
+                              cast(Reduction, levels["reduction"]), smoothing)
+    return Case(id=ident, arguments=arguments, source="covering array (conformance.coverage)",
+                tags=("covering",),
                 note=describe(tuple(enumerate(row))),
                 conventions=_conventions(levels, shape))
 

@@ -47,7 +47,7 @@ import math
 import statistics
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -72,6 +72,7 @@ from conformance.vocabulary import (
     Severity,
     Verdict,
 )
+from implementations.arguments import LossArguments
 from implementations.base import (
     DEFAULT_IGNORE_INDEX,
     Implementation,
@@ -127,8 +128,8 @@ MAX_REDUCTIONS = 24
 #: other symptom (``conditions_of`` never yields it).
 EXAMPLE_VALUES = "example-values"
 #: The plain call an empty trigger is checked on: seeded (4, 5) logits, class indices, mean.
-PLAIN = Case("plain-input", np.random.default_rng(0).standard_normal((4, 5)),
-             np.array([0, 3, 1, 4]))
+PLAIN = Case.of("plain-input", np.random.default_rng(0).standard_normal((4, 5)),
+                np.array([0, 3, 1, 4]))
 _DIAGNOSED = (Severity.WRONG_ON_VALID, Severity.REJECTS_VALID)
 
 
@@ -211,34 +212,34 @@ def _without(case: Case, condition: str) -> Case | None:
     c = _classes(case)
     if condition in ("logits-nan", "logits-inf", "logits-neg-inf", "logits-subnormal",
                      "logits-large"):
-        return replace(case, input=_tame(case.input, condition))
+        return case.replace(input=_tame(case.input, condition))
     if condition == "target-subnormal":
         t = np.where(np.abs(case.target) < float(finfo("float32").smallest_normal), 0.0,
                      case.target)
-        return replace(case, target=t)
+        return case.replace(target=t)
     if condition == "weight-zero" and case.weight is not None:
-        return replace(case, weight=np.where(case.weight == 0, 1.0, case.weight))
+        return case.replace(weight=np.where(case.weight == 0, 1.0, case.weight))
     if condition == "weight-negative" and case.weight is not None:
-        return replace(case, weight=np.abs(case.weight))
+        return case.replace(weight=np.abs(case.weight))
     if condition in ("reduction-none", "reduction-sum"):
-        return replace(case, reduction="mean")
+        return case.replace(reduction="mean")
     if condition == "label-smoothing":
-        return replace(case, label_smoothing=0.0)
+        return case.replace(label_smoothing=0.0)
     if condition == "weight":
-        return replace(case, weight=None)
+        return case.replace(weight=None)
     if condition == "ignore-index":
         if c == 0:
             return None
         target = np.where(case.target == case.ignore_index, 0, case.target)
-        return replace(case, target=target.astype(case.target.dtype),
+        return case.replace(target=target.astype(case.target.dtype),
                        ignore_index=DEFAULT_IGNORE_INDEX)
     if condition == "probabilities":
         if c == 0 or case.input.size == 0:
             return None
         axis = class_axis_of(case.input.shape)
-        return replace(case, target=np.argmax(case.target, axis=axis).astype(np.int64))
+        return case.replace(target=np.argmax(case.target, axis=axis).astype(np.int64))
     if condition == "no-batch":
-        return replace(case, input=case.input[None], target=case.target[None])
+        return case.replace(input=case.input[None], target=case.target[None])
     if condition == "k-dim":
         return _flattened(case)
     if condition == "empty":
@@ -262,13 +263,13 @@ def _shortened(case: Case) -> Case:
     x, t = case.input, case.target
     probabilities = case.target_kind == "probabilities"
     if x.ndim == 2:
-        return replace(case, input=x[:SHORT_ROWS], target=t[:SHORT_ROWS])
+        return case.replace(input=x[:SHORT_ROWS], target=t[:SHORT_ROWS])
     n = min(x.shape[0], 4)
     keep = SHORT_ROWS // n
     short_x = x[:n].reshape(n, x.shape[1], -1)[:, :, :keep]
     short_t = t[:n].reshape(n, x.shape[1], -1)[:, :, :keep] if probabilities else \
         t[:n].reshape(n, -1)[:, :keep]
-    return replace(case, input=short_x, target=short_t)
+    return case.replace(input=short_x, target=short_t)
 
 
 def _with_second_class(case: Case) -> Case:
@@ -279,7 +280,7 @@ def _with_second_class(case: Case) -> Case:
     if case.target_kind == "probabilities":
         target = np.concatenate([case.target, np.zeros_like(case.target)], axis=axis)
     weight = None if case.weight is None else np.append(case.weight, 1.0)
-    return replace(case, input=x, target=target, weight=weight)
+    return case.replace(input=x, target=target, weight=weight)
 
 
 def _classes(case: Case) -> int:
@@ -302,7 +303,7 @@ def _flattened(case: Case) -> Case:
     x = np.moveaxis(case.input, 1, -1).reshape(-1, c)
     t: np.ndarray = np.moveaxis(case.target, 1, -1).reshape(-1, c) \
         if case.target_kind == "probabilities" else case.target.reshape(-1)
-    return replace(case, input=x, target=t)
+    return case.replace(input=x, target=t)
 
 
 def _filled(case: Case) -> Case:
@@ -321,7 +322,7 @@ def _filled(case: Case) -> Case:
         t = rng.integers(0, c, size=shape[:axis] + shape[axis + 1:], dtype=np.int64)
     weight = None if case.weight is None else \
         (case.weight if case.weight.shape == (c,) else np.ones(c))
-    return replace(case, input=x, target=t, weight=weight)
+    return case.replace(input=x, target=t, weight=weight)
 
 
 # --- reducing one example ---------------------------------------------------------------------
@@ -347,14 +348,14 @@ def reduce(case: Case, dtype: str, check: str, severity: Severity, probe: Probe,
         else:
             changed = _without(case, condition)
             variant = None if changed is None else \
-                (replace(changed, id=f"{case.id}~{condition}-off", expect=Expect(),
+                (changed.replace(id=f"{case.id}~{condition}-off", expect=Expect(),
                          conventions=(), note=""), dtype, check)
         if variant is not None and probe(*variant) is severity:
             case, dtype, check = variant
         else:
             kept.append(condition)
     if case.reduction == "mean" and case.input.size and \
-            probe(replace(case, id=f"{case.id}~sum", reduction="sum", expect=Expect(),
+            probe(case.replace(id=f"{case.id}~sum", reduction="sum", expect=Expect(),
                           conventions=()), dtype, check) is not severity:
         kept.append("reduction-mean")  # the mean's divisor: the sum is right
     return tuple(c for c in CONDITIONS if c in kept), case, dtype, check
@@ -411,10 +412,8 @@ def _from_spec(spec: Mapping[str, Any]) -> Case:
     elif t.shape != x.shape or t.dtype.kind in "iu":
         t = t.astype(np.int64)
     weight = None if spec.get("weight") is None else array(spec["weight"])
-    return Case(id=str(spec.get("id", "example")), input=x, target=t, weight=weight,
-                ignore_index=int(spec.get("ignore_index", -100)),
-                reduction=str(spec.get("reduction", "mean")),
-                label_smoothing=float(spec.get("label_smoothing", 0.0)),
+    arguments = LossArguments.from_spec({**spec, "input": x, "target": t, "weight": weight})
+    return Case(str(spec.get("id", "example")), arguments,
                 source=str(spec.get("source", "generated")), tags=tuple(spec.get("tags", ())))
 
 

@@ -52,6 +52,8 @@ except ImportError:  # not on Windows: no memory limit there
 
 import implementations
 from conformance.limits import DEFAULT_TIMEOUT, Breaker, Limits
+from implementations.adapter import Arguments
+from implementations.arguments import ARRAYS
 from implementations.base import (
     Array,
     Call,
@@ -71,7 +73,7 @@ from implementations.dtypes import is_floating
 __all__ = ["DEFAULT_TIMEOUT", "BadReturn", "Crashed", "Fault", "Invocation", "Limits",
            "OutOfMemory", "RemoteError", "Stopped", "TimedOut", "invoke", "isolate"]
 
-ARRAY_ARGUMENTS = ("input", "target", "weight")
+ARRAY_ARGUMENTS = ARRAYS  # copied for each call, compared after it
 CUDA_FATAL = ("device-side assert", "CUDA error: an illegal", "cudaErrorLaunchFailure",
               "CUDA error: unspecified launch failure")
 #: What frameworks say when an allocation fails (numpy and Python raise ``MemoryError``).
@@ -419,14 +421,6 @@ class _Worker:
         self._pool.join()
 
 
-def _arguments(input: Array, target: Array, weight: Array | None, ignore_index: int,
-               reduction: str, label_smoothing: float, dtype: str,
-               device: str) -> dict[str, Any]:
-    return {"input": input, "target": target, "weight": weight, "ignore_index": ignore_index,
-            "reduction": reduction, "label_smoothing": label_smoothing, "dtype": dtype,
-            "device": device}
-
-
 def _signature(what: Fault | _Raised) -> str:
     """What a failure was, without the numbers that differ from call to call: a failure seen
     again after a fresh worker confirmed it is not rerun."""
@@ -592,14 +586,10 @@ class IsolatedImplementation:
             raise error
         return replace(outcome, recovered=recovered) if recovered else outcome
 
-    def cross_entropy(self, input: Array, target: Array, weight: Array | None = None,
-                      ignore_index: int = -100, reduction: str = "mean",
-                      label_smoothing: float = 0.0, *, dtype: str = "float64",
-                      device: str = "cpu") -> Array:
-        """The implementation's loss, computed in its worker."""
-        arguments = _arguments(input, target, weight, ignore_index, reduction, label_smoothing,
-                               dtype, device)
-        result: Array = self.invoke("cross_entropy", arguments).result
+    def cross_entropy(self, *args: Any, **kwargs: Any) -> Array:
+        """The implementation's loss, computed in its worker (the contract's arguments, as
+        ``implementations.Arguments`` takes them)."""
+        result: Array = self.invoke("cross_entropy", Arguments(*args, **kwargs).kwargs()).result
         return result
 
     def close(self) -> None:
@@ -612,14 +602,10 @@ class IsolatedGradImplementation(IsolatedImplementation):
 
     has_gradient = True
 
-    def value_and_grad(self, input: Array, target: Array, weight: Array | None = None,
-                       ignore_index: int = -100, reduction: str = "mean",
-                       label_smoothing: float = 0.0, *, dtype: str = "float64",
-                       device: str = "cpu") -> tuple[Array, Array]:
-        """The implementation's loss and gradient, computed in its worker."""
-        arguments = _arguments(input, target, weight, ignore_index, reduction, label_smoothing,
-                               dtype, device)
-        loss, grad = self.invoke("value_and_grad", arguments).result
+    def value_and_grad(self, *args: Any, **kwargs: Any) -> tuple[Array, Array]:
+        """The implementation's loss and gradient, computed in its worker (the contract's
+        arguments, as ``implementations.Arguments`` takes them)."""
+        loss, grad = self.invoke("value_and_grad", Arguments(*args, **kwargs).kwargs()).result
         return loss, grad
 
 

@@ -91,9 +91,7 @@ def _axis(case: Case) -> int:
 
 
 def _with(case: Case, **changes: Any) -> Case:
-    fields = {"input": case.input, "target": case.target, **case.kwargs()}
-    fields.update(changes)
-    return make_case(**fields)
+    return make_case(**case.arguments.replace(**changes).kwargs())
 
 
 @st.composite
@@ -179,7 +177,7 @@ def smoothing_lines(draw: st.DrawFn, /, **bounds: Any) -> Relation:
 
 def _call(runner: Runner, impl: Implementation, case: Case, dtype: str, device: str,
           omit: bool) -> Array:
-    arguments: dict[str, Any] = {"input": case.input, "target": case.target, **case.kwargs()}
+    arguments = case.arguments.kwargs()
     if omit:
         del arguments["label_smoothing"]
     called = runner.context(impl, dtype, device).call(case, arguments=arguments)

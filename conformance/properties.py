@@ -283,9 +283,9 @@ def _generalized(found: Finding, check: Check, cause: Callable[[Finding], Cause]
         if all(getattr(case, k) is None if v is None else getattr(case, k) == v
                for k, v in changes.items()):
             continue
-        fields = {"input": case.input, "target": case.target, **case.kwargs(), **changes}
+        changed = case.arguments.replace(**changes)
         try:
-            variant = _first_new(check(make_case(**fields)), _excluding(causes, cause))
+            variant = _first_new(check(make_case(**changed.kwargs())), _excluding(causes, cause))
         except (Unsupported, Fault):
             continue
         if variant is not None and variant.fault is None and \
@@ -468,9 +468,9 @@ def _stratum(impl: Implementation, prof: Profile, dtype: str, device: str, proba
     """The cases of one stratum; a stratum the implementation refuses outright (optax has no
     class weights) is its one plain probe case, so the search does not draw and reject whole
     arrays of it (the record still says why it was unsupported)."""
-    probe = Case(id=f"stratum-probe-{reduction}", input=np.zeros((2, 3)),
-                 target=np.zeros((2, 3)) if probabilities else np.array([0, 2]),
-                 weight=np.ones(3) if weighted else None, reduction=reduction)
+    probe = Case.of(f"stratum-probe-{reduction}", np.zeros((2, 3)),
+                    np.zeros((2, 3)) if probabilities else np.array([0, 2]),
+                    weight=np.ones(3) if weighted else None, reduction=reduction)
     if unsupported_reason(impl, probe.call(dtype, device)):
         return st.just(probe)
     return strategies.cases(**prof.bounds, probabilities=probabilities, weighted=weighted,

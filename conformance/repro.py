@@ -57,22 +57,22 @@ def data_lines(case: Case) -> list[str]:
         return [f"from conformance.spec import {'large_spec_path, ' if large else ''}load_spec",
                 f"case = {{c.id: c for c in {source}}}[{case.id!r}]  # {case.location}",
                 "input, target, weight = case.input, case.target, case.weight"]
-    return [f"input = {literal(case.input)}", f"target = {literal(case.target)}",
-            f"weight = {literal(case.weight)}"]
+    return [f"{name} = {literal(array)}" for name, array in case.arguments.arrays().items()]
 
 
 def arguments(case: Case) -> str:
-    """The keyword arguments of the call, leaving out defaults."""
-    parts = []
-    if case.weight is not None:
-        parts.append("weight=weight")
-    if case.ignore_index != DEFAULT_IGNORE_INDEX:
-        parts.append(f"ignore_index={case.ignore_index}")
-    if case.reduction != "mean":
-        parts.append(f"reduction={case.reduction!r}")
-    if case.label_smoothing != 0.0:
-        parts.append(f"label_smoothing={case.label_smoothing!r}")
+    """The keyword arguments of the call after ``input`` and ``target``, leaving out
+    defaults: an array by its name (``data_lines`` defines it), any other value literally."""
+    args = case.arguments
+    arrays, defaults = args.arrays(), args.defaults()
+    parts = [f"{name}={name}" if name in arrays else f"{name}={_number(value)!r}"
+             for name, value in args.options().items() if name not in defaults]
     return "".join(f", {p}" for p in parts)
+
+
+def _number(value: object) -> object:
+    """A NumPy scalar as the Python number it holds (its repr is ``np.int64(3)``)."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def snippet(impl: str, case: Case, dtype: str = "float64", device: str = "cpu",

@@ -38,6 +38,7 @@ from conformance.case import Case, Convention, Expect
 from conformance.data import packaged_path
 from conformance.vocabulary import InvalidKind
 from conformance.yamlfile import LocatedError, NodePath, YamlDoc, read_yaml
+from implementations.arguments import LossArguments
 from implementations.base import DEFAULT_IGNORE_INDEX, REDUCTIONS, Array, class_axis_of
 from implementations.torch_rules import plan_call
 
@@ -326,12 +327,7 @@ def _case(doc: YamlDoc, index: int, fields: dict[str, Any]) -> Case:
         _check_torch_accepts(doc, base, fields, arrays)
     return Case(
         id=fields["id"],
-        input=arrays["input"],
-        target=target,
-        weight=arrays.get("weight"),
-        ignore_index=fields.get("ignore_index", DEFAULT_IGNORE_INDEX),
-        reduction=fields.get("reduction", "mean"),
-        label_smoothing=float(fields.get("label_smoothing", 0.0)),
+        arguments=LossArguments.from_spec({**fields, **arrays}),
         source=fields["source"],
         tags=tuple(fields["tags"]),
         note=fields.get("note", ""),

@@ -28,8 +28,8 @@ import hashlib
 import json
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Any, TypeVar, cast
 
 import numpy as np
 from hypothesis import strategies as st
@@ -39,7 +39,8 @@ from hypothesis.extra import numpy as hnp
 from conformance.case import Case, Expect
 from conformance.spec import generate
 from conformance.vocabulary import INVALID_GENERATORS
-from implementations.base import DEFAULT_IGNORE_INDEX, Array, class_axis_of
+from implementations.arguments import LossArguments
+from implementations.base import DEFAULT_IGNORE_INDEX, Array, Reduction, class_axis_of
 
 __all__ = [
     "HOSTILE_LOGIT_KINDS",
@@ -140,18 +141,22 @@ def case_id(case: Case) -> str:
     return "gen-" + hashlib.sha1(text.encode()).hexdigest()[:10]
 
 
-def make_case(input: Array, target: Array, weight: Array | None = None,
-              ignore_index: int = DEFAULT_IGNORE_INDEX, reduction: str = "mean",
-              label_smoothing: float = 0.0, *, error: str | None = None,
-              source: str = "generated") -> Case:
-    """A generated ``Case`` whose id derives from its content."""
+def make_case(*arguments: Any, error: str | None = None, source: str = "generated",
+              **named: Any) -> Case:
+    """A generated ``Case`` whose id derives from its content (``arguments`` and ``named``:
+    those of ``LossArguments``, positional or by name)."""
     tags = ("generated",) if error is None else ("generated", "invalid")
-    case = Case(id="gen", input=np.asarray(input), target=np.asarray(target),
-                weight=None if weight is None else np.asarray(weight, dtype=np.float64),
-                ignore_index=int(ignore_index), reduction=reduction,
-                label_smoothing=float(label_smoothing), source=source, tags=tags,
-                expect=Expect(error=error))
-    return replace(case, id=case_id(case))
+    case = Case("gen", _plain_types(LossArguments(*arguments, **named)), source=source,
+                tags=tags, expect=Expect(error=error))
+    return case.replace(id=case_id(case))
+
+
+def _plain_types(args: LossArguments) -> LossArguments:
+    """``args`` with NumPy arrays, float64 weights and Python numbers."""
+    weight = None if args.weight is None else np.asarray(args.weight, dtype=np.float64)
+    return args.replace(input=np.asarray(args.input), target=np.asarray(args.target),
+                        weight=weight, ignore_index=int(args.ignore_index),
+                        label_smoothing=float(args.label_smoothing))
 
 
 EMPTY_ONE_IN = 8  # a zero size is drawn once in this many (it empties the whole case)
@@ -410,7 +415,7 @@ def _with_nonfinite(draw: st.DrawFn, x: Array, target: Array, ignore_index: int 
 
 def calls(**bounds: Any) -> st.SearchStrategy[dict[str, Any]]:
     """The keyword arguments of the contract's ``cross_entropy`` (``cases()``'s bounds)."""
-    return cases(**bounds).map(lambda c: {"input": c.input, "target": c.target, **c.kwargs()})
+    return cases(**bounds).map(lambda c: c.arguments.kwargs())
 
 
 @_memo
@@ -480,12 +485,8 @@ class SeededCase(Case):
 
     def to_spec(self) -> dict[str, Any]:
         """The case in spec form, its arrays as generator mappings."""
-        spec: dict[str, Any] = {"id": self.id, "source": self.source, "tags": list(self.tags),
-                                **{k: dict(v) for k, v in self.recipe}}
-        spec["reduction"] = self.reduction
-        if self.label_smoothing != 0.0:
-            spec["label_smoothing"] = self.label_smoothing
-        return spec
+        return {"id": self.id, "source": self.source, "tags": list(self.tags),
+                **{k: dict(v) for k, v in self.recipe}, **self.arguments.spec_options()}
 
 
 def _large_classes(draw: st.DrawFn, lo: int, hi: int) -> int:
@@ -547,10 +548,10 @@ def seeded_case(recipe: dict[str, dict[str, Any]], reduction: str = "mean",
     """The ``SeededCase`` of generator mappings (``input``, ``target``, perhaps ``weight``),
     its id derived from them."""
     weight = recipe.get("weight")
-    case = SeededCase(id="gen", input=generate(recipe["input"]),
-                      target=generate(recipe["target"]),
-                      weight=None if weight is None else generate(weight),
-                      reduction=reduction, label_smoothing=float(label_smoothing),
-                      source="generated", tags=("generated", "large"),
+    arguments = LossArguments(generate(recipe["input"]), generate(recipe["target"]),
+                              None if weight is None else generate(weight),
+                              reduction=cast(Reduction, reduction),
+                              label_smoothing=float(label_smoothing))
+    case = SeededCase("gen", arguments, source="generated", tags=("generated", "large"),
                       recipe=tuple((k, v) for k, v in recipe.items()))
-    return replace(case, id=case_id(case))
+    return case.replace(id=case_id(case))

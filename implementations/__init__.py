@@ -7,6 +7,7 @@ or any ``package.module:attribute``. A framework is imported only when its imple
 loaded (``implementations.frameworks``); loading one whose framework is missing raises
 ``NotInstalledError`` naming the extra.
 
+``LossArguments`` (``implementations.arguments``) is the schema of a call's arguments.
 ``Adapter`` and ``TorchLossAdapter`` are the public bases an adapter may subclass (the contract
 itself is a ``Protocol``: see ``implementations.adapter`` and ``docs/PLUGINS.md``).
 """
@@ -19,6 +20,7 @@ from typing import Any
 
 from implementations import registry
 from implementations.adapter import Adapter, Arguments, TorchLossAdapter
+from implementations.arguments import LossArguments
 from implementations.base import (
     Call,
     Implementation,
@@ -34,6 +36,7 @@ __all__ = [
     "Arguments",
     "Call",
     "Implementation",
+    "LossArguments",
     "NotInstalledError",
     "TorchLossAdapter",
     "UnknownImplementationError",

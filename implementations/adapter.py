@@ -5,7 +5,8 @@ but an adapter that subclasses ``Adapter`` (``implementations.Adapter``, as ever
 does) writes only what is its own:
 
 * ``evaluate(args, call)``: the loss, and with ``call.gradient`` the gradient of its sum, as
-  NumPy arrays;
+  NumPy arrays (``args``: an ``Arguments``, the schema ``implementations.arguments.LossArguments``
+  plus ``dtype`` and ``device``; the contract's keywords are unpacked into it here, once);
 * ``limits(call)``: why its API cannot express a call, or ``None`` (default: it can);
 * ``framework``: the framework it runs on, by the name ``implementations.frameworks`` knows,
   which answers ``devices`` (``cpu``, and ``cuda`` where the framework sees a GPU) and
@@ -42,6 +43,7 @@ import numpy as np
 
 from implementations import frameworks
 from implementations._convert import canonical_device
+from implementations.arguments import LossArguments
 from implementations.base import (
     ALL_DTYPES,
     DEFAULT_IGNORE_INDEX,
@@ -60,24 +62,14 @@ __all__ = ["Adapter", "Arguments", "Result", "TorchLossAdapter"]
 Result = tuple[Array, Array | None]
 
 
-@dataclass(frozen=True)
-class Arguments:
-    """The arguments of one call, as the contract passes them."""
+@dataclass(frozen=True, eq=False)
+class Arguments(LossArguments):
+    """The arguments of one call, as the contract passes them: the schema
+    (``implementations.arguments.LossArguments``) plus the ``dtype`` and ``device`` asked for
+    (``kwargs()`` holds them too: it is the whole call)."""
 
-    input: Array
-    target: Array
-    weight: Array | None
-    ignore_index: int
-    reduction: Reduction
-    label_smoothing: float
-    dtype: str
-    device: str
-
-    def call(self, gradient: bool) -> Call:
-        """The ``Call`` that ``supports`` decides on."""
-        return Call.of(self.input, self.target, self.weight, self.ignore_index, self.reduction,
-                       self.label_smoothing, dtype=self.dtype, device=self.device,
-                       gradient=gradient)
+    dtype: str = "float64"
+    device: str = "cpu"
 
     def cast(self) -> tuple[Array, Array, Array | None]:
         """Input, target and weight with their floating arrays cast to ``dtype`` (class
@@ -132,7 +124,7 @@ class Adapter:
         raise NotImplementedError
 
     def _checked(self, args: Arguments, gradient: bool) -> Result:
-        call = args.call(gradient)
+        call = args.call(args.dtype, args.device, gradient)
         require_supported(self, call)
         if (missing := available_reason(self)) is not None:
             raise RuntimeError(missing)

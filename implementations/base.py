@@ -36,6 +36,8 @@ A call that ``supports`` rejects must raise ``Unsupported`` (never drop the argu
 and ``implementations.TorchLossAdapter`` (``implementations.adapter``) write both entry points
 and that check once; every built-in adapter subclasses one and is listed in
 ``implementations.registry``.
+The harness holds a call's arguments as one ``implementations.arguments.LossArguments`` and
+passes its ``kwargs()`` to these methods.
 Invalid input must raise (any exception whose message names the problem) or return whatever
 the framework returns: the harness classifies raising, NaN/inf and silent finite numbers.
 """

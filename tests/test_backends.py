@@ -81,7 +81,7 @@ def _case(rng: np.random.Generator, shape: tuple[int, ...], kind: str, weighted:
     case_id = (f"{name}-{kind}-{reduction}{'-weight' if weighted else ''}-ii{ignore_index}"
                f"-ls{eps}")
     weight = rng.random(C) + 0.1 if weighted else None
-    return Case(case_id, _logits(rng, shape), target, weight, ignore_index, reduction, eps)
+    return Case.of(case_id, _logits(rng, shape), target, weight, ignore_index, reduction, eps)
 
 
 def _grid() -> Iterator[Case]:
@@ -100,10 +100,10 @@ def _grid() -> Iterator[Case]:
         yield _case(rng, shape, kind, True, -100 if kind == "probabilities" else 3, reduction, 0.3)
     for reduction, weighted in itertools.product(("none", "mean", "sum"), (False, True)):
         case = _case(rng, (4, C), "indices", weighted, 2, reduction, 0.3)
-        yield Case(f"all-ignored-{case.id}", case.input, np.full(4, 2), case.weight, 2,
+        yield Case.of(f"all-ignored-{case.id}", case.input, np.full(4, 2), case.weight, 2,
                    reduction, 0.3)
     for reduction in ("none", "mean"):  # torch's quirk: a (C,) input takes a (1,) target
-        yield Case(f"c-indices-target-shape1-{reduction}", _logits(rng, (C,)), np.array([3]),
+        yield Case.of(f"c-indices-target-shape1-{reduction}", _logits(rng, (C,)), np.array([3]),
                    reduction=reduction)
 
 
@@ -183,15 +183,15 @@ def _simple_cases() -> list[Case]:
     x, xk = _logits(rng, (4, C)), _logits(rng, (2, C, 2, 3))
     y, yk, p = _class_targets(rng, (4,), 3), _class_targets(rng, (2, 2, 3), 1), \
         _probabilities(rng, (4, C))
-    cases = [Case(f"nc-indices-{r}", x, y, reduction=r) for r in ("none", "mean", "sum")]
+    cases = [Case.of(f"nc-indices-{r}", x, y, reduction=r) for r in ("none", "mean", "sum")]
     return [*cases,
-            Case("nc-probabilities-mean", x, p),
-            Case("nc-probabilities-sum-ls0.3", x, p, reduction="sum", label_smoothing=0.3),
-            Case("kdim2-indices-none", xk, yk, reduction="none"),
-            Case("kdim2-probabilities-mean", xk, _probabilities(rng, (2, C, 2, 3))),
-            Case("c-indices-mean", x[0], np.array(2)),
-            Case("nc-indices-mean-ii3", x, y, ignore_index=3),
-            Case("nc-indices-none-ii3", x, y, ignore_index=3, reduction="none")]
+            Case.of("nc-probabilities-mean", x, p),
+            Case.of("nc-probabilities-sum-ls0.3", x, p, reduction="sum", label_smoothing=0.3),
+            Case.of("kdim2-indices-none", xk, yk, reduction="none"),
+            Case.of("kdim2-probabilities-mean", xk, _probabilities(rng, (2, C, 2, 3))),
+            Case.of("c-indices-mean", x[0], np.array(2)),
+            Case.of("nc-indices-mean-ii3", x, y, ignore_index=3),
+            Case.of("nc-indices-none-ii3", x, y, ignore_index=3, reduction="none")]
 
 
 SIMPLE = _simple_cases()
@@ -246,7 +246,7 @@ def test_native_declares_what_it_cannot_express(impl: Any) -> None:
 def test_native_raises_unsupported_instead_of_dropping(impl: Any) -> None:
     """A call ``supports`` rejects raises ``Unsupported`` with that reason from both entry
     points (the adapter never drops the argument it cannot express)."""
-    case = Case("nc-indices-weight", SIMPLE[0].input, SIMPLE[0].target, weight=np.ones(C))
+    case = Case.of("nc-indices-weight", SIMPLE[0].input, SIMPLE[0].target, weight=np.ones(C))
     reason = impl.supports(case.call())
     assert reason
     with pytest.raises(Unsupported) as info:

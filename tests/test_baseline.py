@@ -64,7 +64,7 @@ def test_versus_leaves_out_what_the_bound_allows_to_be_zero() -> None:
 def _offset_cases() -> list[Case]:
     rng = np.random.default_rng(0)
     logits = 1e4 + rng.normal(size=(8, 5))
-    return [Case(id=f"offset-{r}", input=logits, target=rng.integers(0, 5, size=8),
+    return [Case.of(id=f"offset-{r}", input=logits, target=rng.integers(0, 5, size=8),
                  reduction=r) for r in ("mean", "sum", "none")]
 
 
@@ -124,7 +124,7 @@ def test_the_process_keeps_torchs_outputs_by_the_calls_arguments(
     lazy = LazyBaseline(timeout=120)
     assert lazy.output(cases[0], "float64", "cpu") is not None
     assert started == [], "the lazy baseline started torch for a call the process had seen"
-    other = Case(id=cases[0].id, input=cases[0].input * 2.0, target=cases[0].target,
+    other = Case.of(id=cases[0].id, input=cases[0].input * 2.0, target=cases[0].target,
                  reduction=cases[0].reduction)
     moved = baseline.compute([other], ["float64"], ["cpu"], timeout=120)
     assert started == [120], "a seen id with other arguments must be asked of torch"

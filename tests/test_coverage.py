@@ -159,13 +159,13 @@ def test_seeding_with_the_spec_only_adds_what_is_missing() -> None:
 
 
 def test_levels_of_leaves_out_invalid_non_finite_and_classless_cases() -> None:
-    plain = Case(id="plain", input=np.zeros((2, 3)), target=np.array([0, 2]))
+    plain = Case.of(id="plain", input=np.zeros((2, 3)), target=np.array([0, 2]))
     assert cv.levels_of(plain) == ("batch", "indices", "none", "none", "none", "mean", "no")
-    nan = Case(id="nan", input=np.array([[np.nan, 0, 0]]), target=np.array([0]))
-    classless = Case(id="classless", input=np.zeros((2, 0)), target=np.array([-100, -100]))
+    nan = Case.of(id="nan", input=np.array([[np.nan, 0, 0]]), target=np.array([0]))
+    classless = Case.of(id="classless", input=np.zeros((2, 0)), target=np.array([-100, -100]))
     assert cv.levels_of(nan) is None
     assert cv.levels_of(classless) is None
-    ignored = Case(id="ii", input=np.zeros((3, 4)), target=np.array([1, 0, 2]), ignore_index=1)
+    ignored = Case.of(id="ii", input=np.zeros((3, 4)), target=np.array([1, 0, 2]), ignore_index=1)
     assert cv.levels_of(ignored)[cv.NAMES.index("ignore")] == "in-range"  # type: ignore[index]
 
 

@@ -96,7 +96,7 @@ def test_reduce_finds_a_three_way_trigger_and_keeps_what_cannot_be_switched_off(
     rng = np.random.default_rng(0)
     x = rng.standard_normal((2, 3, 4))
     t = np.exp(rng.standard_normal((2, 3, 4)))
-    case = Case("k", x, t / t.sum(axis=1, keepdims=True), weight=np.ones(3),
+    case = Case.of("k", x, t / t.sum(axis=1, keepdims=True), weight=np.ones(3),
                 reduction="sum", label_smoothing=0.2)
 
     def probe(c: Case, dtype: str, check: str) -> Severity | None:
@@ -123,15 +123,15 @@ def test_reduce_finds_a_three_way_trigger_and_keeps_what_cannot_be_switched_off(
 def test_each_condition_switches_off(condition: str) -> None:
     rng = np.random.default_rng(1)
     cases = {
-        "k-dim": Case("a", rng.standard_normal((2, 3, 2)), np.zeros((2, 2), dtype=np.int64)),
-        "no-batch": Case("b", rng.standard_normal(3), np.array(1)),
-        "probabilities": Case("c", rng.standard_normal((2, 3)), np.full((2, 3), 1 / 3)),
-        "ignore-index": Case("d", rng.standard_normal((3, 3)), np.array([0, -100, 2])),
-        "empty": Case("e", np.zeros((0, 3)), np.zeros(0, dtype=np.int64)),
-        "logits-nan": Case("f", np.array([[np.nan, 1.0, 2.0]]), np.array([1])),
-        "weight-negative": Case("g", rng.standard_normal((2, 3)), np.array([0, 1]),
+        "k-dim": Case.of("a", rng.standard_normal((2, 3, 2)), np.zeros((2, 2), dtype=np.int64)),
+        "no-batch": Case.of("b", rng.standard_normal(3), np.array(1)),
+        "probabilities": Case.of("c", rng.standard_normal((2, 3)), np.full((2, 3), 1 / 3)),
+        "ignore-index": Case.of("d", rng.standard_normal((3, 3)), np.array([0, -100, 2])),
+        "empty": Case.of("e", np.zeros((0, 3)), np.zeros(0, dtype=np.int64)),
+        "logits-nan": Case.of("f", np.array([[np.nan, 1.0, 2.0]]), np.array([1])),
+        "weight-negative": Case.of("g", rng.standard_normal((2, 3)), np.array([0, 1]),
                                 weight=np.array([1.0, -2.0, 1.0])),
-        "one-class": Case("h", rng.standard_normal((2, 1, 3)), np.zeros((2, 3), dtype=np.int64),
+        "one-class": Case.of("h", rng.standard_normal((2, 1, 3)), np.zeros((2, 3), dtype=np.int64),
                           weight=np.array([2.0])),
     }
     case = cases[condition]
@@ -159,7 +159,7 @@ class _Returns:
 
 
 def test_sharing_torchs_own_wrong_output_is_labelled_not_charged() -> None:
-    case = Case("c", np.zeros((2, 2)), np.zeros(2, dtype=np.int64))  # log 2
+    case = Case.of("c", np.zeros((2, 2)), np.zeros(2, dtype=np.int64))  # log 2
     shared = VALUE_CHECK.run(_runner_with_torch(case, np.asarray(0.0)).context(
         _Returns(0.0)), case)
     assert shared.verdict is Verdict.CONFORMS
@@ -226,7 +226,7 @@ def test_a_long_reduction_is_a_condition() -> None:
 def test_a_long_case_shortens_in_its_own_layout(shape: tuple[int, ...]) -> None:
     rng = np.random.default_rng(2)
     target_shape = (shape[0], *shape[2:])
-    case = Case("long", rng.standard_normal(shape), rng.integers(0, 3, target_shape))
+    case = Case.of("long", rng.standard_normal(shape), rng.integers(0, 3, target_shape))
     assert "long" in diagnosis.conditions_of(case, "float64", "value")
     short = diagnosis._without(case, "long")
     assert short is not None

@@ -345,7 +345,7 @@ def test_an_empty_case_round_trips_through_the_spec_with_its_shapes(
         weight: np.ndarray | None) -> None:
     """A generated counterexample with empty arrays keeps its shapes and kinds in spec form
     (a nested list cannot say them), and the spec's schema takes that form."""
-    case = Case(id="empty-round-trip", input=np.zeros(input_shape), target=target,
+    case = Case.of(id="empty-round-trip", input=np.zeros(input_shape), target=target,
                 weight=weight)
     path = tmp_path / "case.yaml"
     path.write_text(yaml.safe_dump({"version": 1, "cases": [case.to_spec()]}))
