@@ -27,11 +27,13 @@ causes:
 3. **Causes.** A cause is the severity and the trigger; its heading names them ("wrong when
    probability targets ∧ label_smoothing; correct without any one of them"), and every
    symptom group whose conditions include a known cause's trigger with the same severity is
-   that cause again, without another reduction. An empty trigger claims the implementation
-   fails on plain input; one call (``PLAIN``) checks the claim, and where the plain call
-   conforms the trigger is ``EXAMPLE_VALUES`` ("wrong on the example's own values"), which
-   explains no other symptom, so a failure that depends on values no condition names (equal
-   logits) does not swallow other bugs. Value, gradient, spec, generated and dtype variants of
+   that cause again, without another reduction. An empty trigger (or the gradient alone)
+   claims the implementation fails on plain input; one call (``PLAIN``) checks the claim, and
+   where the plain call conforms the trigger gains ``EXAMPLE_VALUES`` ("wrong on the example's
+   own values"), which explains no other symptom, so a failure that depends on values no
+   condition names (equal logits) does not swallow other bugs. Where it holds, it explains
+   the symptoms of its own dtype only: reducing switches the dtype to float64, where another
+   bug may fail the plain call. Value, gradient, spec, generated and dtype variants of
    one bug share one cause; the reports count and order causes
    (``conformance.report.divergences``).
 
@@ -100,6 +102,7 @@ CONDITIONS: dict[str, str] = {
     "target-subnormal": "subnormal target probabilities",
     "weight-zero": "zero class weights",
     "weight-negative": "negative class weights",
+    "smoothing-ignored": "a NaN or negative label_smoothing (torch takes it as 0)",
     "long": f"a long reduction (>= {LONG_ROWS} rows)",
     "gradients": "the gradient",
     "dtype-float16": "float16",
@@ -150,15 +153,19 @@ class Cause:
     example: Case
     dtype: str
     check: str
+    scope: str = ""  # the dtype of the symptom it was reduced from
 
     @property
     def heading(self) -> str:
         """The cause in words (``heading``)."""
         return heading(self.severity, self.trigger)
 
-    def explains(self, severity: Severity, conditions: Iterable[str]) -> bool:
-        """Whether a symptom with ``severity`` on a case with ``conditions`` is this cause."""
-        return severity is self.severity and set(self.trigger) <= set(conditions)
+    def explains(self, severity: Severity, conditions: Iterable[str], dtype: str) -> bool:
+        """Whether a symptom with ``severity`` on a case with ``conditions`` in ``dtype`` is
+        this cause (an empty trigger only in the dtype it was found in: the dtype is switched
+        off to float64 while reducing, where another bug may fail the plain call)."""
+        return severity is self.severity and set(self.trigger) <= set(conditions) and \
+            (not _bare(self.trigger) or dtype == self.scope)
 
     def as_dict(self) -> dict[str, Any]:
         """``Record.diagnosis``."""
@@ -178,7 +185,7 @@ def heading(severity: Severity, trigger: Sequence[str]) -> str:
         verb = f"{verb} in the gradient"
     if not words:
         return f"{verb} on plain input (class indices, (N, C), mean)"
-    if trigger == (EXAMPLE_VALUES,):
+    if EXAMPLE_VALUES in trigger:
         return f"{verb} on the example's own values; a plain input conforms (no condition " \
             "names the trigger)"
     plain = _PLAIN.get(severity, "conforms")
@@ -200,6 +207,8 @@ def conditions_of(case: Case, dtype: str, check: str) -> tuple[str, ...]:
         found.add("one-class")
     if _rows(case) >= LONG_ROWS:
         found.add("long")
+    if not case.label_smoothing >= 0:  # NaN or negative
+        found.add("smoothing-ignored")
     if case.target_kind == "indices" and case.ignore_index != DEFAULT_IGNORE_INDEX:
         found.add("ignore-index")
     probabilities = case.target_kind == "probabilities"
@@ -223,7 +232,7 @@ def _without(case: Case, condition: str) -> Case | None:
         return case.replace(weight=np.abs(case.weight))
     if condition in ("reduction-none", "reduction-sum"):
         return case.replace(reduction="mean")
-    if condition == "label-smoothing":
+    if condition in ("label-smoothing", "smoothing-ignored"):
         return case.replace(label_smoothing=0.0)
     if condition == "weight":
         return case.replace(weight=None)
@@ -508,7 +517,7 @@ def _triggers(records: list[Record], cases: Mapping[str, Case], probe: Probe,
     known: list[Cause] = []
     reductions = 0
     for (severity, dtype, check, conditions), members in groups:
-        cause = next((k for k in known if k.explains(severity, conditions)), None)
+        cause = next((k for k in known if k.explains(severity, conditions, dtype)), None)
         if cause is None and reductions < limit:
             record, case = min(members, key=lambda m: plainness(*m))
             reductions += 1
@@ -517,9 +526,9 @@ def _triggers(records: list[Record], cases: Mapping[str, Case], probe: Probe,
                 if first is severity and severity is not None:
                     trigger, example, at, how = reduce(case, dtype, check, severity, probe,
                                                        dtypes)
-                    if not trigger and not _fails_on_plain_input(severity, at, how, probe):
-                        trigger = (EXAMPLE_VALUES,)
-                    cause = Cause(severity, trigger, example, at, how)
+                    if _bare(trigger) and not _fails_on_plain_input(severity, at, how, probe):
+                        trigger = (*trigger, EXAMPLE_VALUES)
+                    cause = Cause(severity, trigger, example, at, how, dtype)
                     known.append(cause)
             except _Faulted:  # a crash costs the implementation its diagnosis, nothing more
                 reductions = limit
@@ -531,6 +540,11 @@ def _triggers(records: list[Record], cases: Mapping[str, Case], probe: Probe,
         if cause is not None:
             for record, _ in members:
                 record.diagnosis = cause.as_dict()
+
+
+def _bare(trigger: Sequence[str]) -> bool:
+    """Whether a trigger names no condition but the gradient: "... on plain input"."""
+    return all(c == "gradients" for c in trigger)
 
 
 def _fails_on_plain_input(severity: Severity, dtype: str, check: str, probe: Probe) -> bool:

@@ -21,6 +21,7 @@ from tests.helpers.one_bug import (
     AlwaysOff,
     ComputesInFloat32,
     EqualLogitsAndNegativeWeights,
+    Float64GradientAndNaNSmoothing,
     LongSumDrift,
     ReturnsFloat32,
     SmoothingOverCMinus1,
@@ -119,7 +120,8 @@ def test_reduce_finds_a_three_way_trigger_and_keeps_what_cannot_be_switched_off(
 
 
 @pytest.mark.parametrize("condition", ["k-dim", "no-batch", "probabilities", "ignore-index",
-                                       "empty", "logits-nan", "weight-negative", "one-class"])
+                                       "empty", "logits-nan", "weight-negative", "one-class",
+                                       "smoothing-ignored"])
 def test_each_condition_switches_off(condition: str) -> None:
     rng = np.random.default_rng(1)
     cases = {
@@ -133,6 +135,8 @@ def test_each_condition_switches_off(condition: str) -> None:
                                 weight=np.array([1.0, -2.0, 1.0])),
         "one-class": Case.of("h", rng.standard_normal((2, 1, 3)), np.zeros((2, 3), dtype=np.int64),
                           weight=np.array([2.0])),
+        "smoothing-ignored": Case.of("i", rng.standard_normal((2, 3)), np.array([0, 1]),
+                                     label_smoothing=float("nan")),
     }
     case = cases[condition]
     assert condition in diagnosis.conditions_of(case, "float64", "value")
@@ -213,6 +217,16 @@ def test_an_implementation_wrong_everywhere_is_wrong_on_plain_input(
     records = run_spec([AlwaysOff()], spec_cases, ["float64"], ["cpu"])
     assert _causes(records)[Severity.WRONG_ON_VALID] == {
         "wrong on plain input (class indices, (N, C), mean)"}
+
+
+def test_an_empty_trigger_explains_only_its_own_dtype() -> None:
+    cases = load_spec(include=["seed-*", "smooth-nan"])
+    records = run_spec([Float64GradientAndNaNSmoothing()], cases, ["float64", "float32"],
+                       ["cpu"])
+    assert _causes(records)[Severity.WRONG_ON_VALID] == {
+        "wrong gradient on plain input (class indices, (N, C), mean)",
+        "wrong gradient with a NaN or negative label_smoothing (torch takes it as 0); correct "
+        "without it"}
 
 
 def test_a_long_reduction_is_a_condition() -> None:

@@ -196,6 +196,28 @@ class AlwaysOff(_OneBug):
                                      label_smoothing, dtype=dtype, device=device) + 1e-3
 
 
+class Float64GradientAndNaNSmoothing(_OneBug):
+    """Two bugs in the gradient alone: in float64 every gradient is off by one part in 1e6 (a
+    float32 kernel), and a NaN label_smoothing makes the gradient NaN in any dtype (Liger's
+    eps = label_smoothing / V). The second must stay a cause of its own in float32, not be
+    swallowed by the float64 one's empty trigger."""
+
+    name = "float64-gradient-and-nan-smoothing"
+
+    def value_and_grad(self, input: Any, target: Any, weight: Any = None,
+                       ignore_index: int = -100, reduction: str = "mean",
+                       label_smoothing: float = 0.0, *, dtype: str = "float64",
+                       device: str = "cpu") -> tuple[Any, Any]:
+        """The loss, and the gradient with both bugs."""
+        value, grad = super().value_and_grad(input, target, weight, ignore_index, reduction,
+                                             label_smoothing, dtype=dtype, device=device)
+        if dtype == "float64":
+            grad = grad * (1 + 1e-6)
+        if np.isnan(label_smoothing):
+            grad = np.full_like(grad, np.nan)
+        return value, grad
+
+
 def _all_equal(input: Any) -> bool:
     x = np.asarray(input)
     return bool(x.size) and bool(np.all(x == x.reshape(-1)[0]))
