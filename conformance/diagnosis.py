@@ -33,7 +33,10 @@ causes:
    own values"), which explains no other symptom, so a failure that depends on values no
    condition names (equal logits) does not swallow other bugs. Where it holds, it explains
    the symptoms of its own dtype only: reducing switches the dtype to float64, where another
-   bug may fail the plain call. Value, gradient, spec, generated and dtype variants of
+   bug may fail the plain call. "The same way" is the severity and whether only the dtype is
+   wrong (``Symptom``): an implementation that returns float32 for every bfloat16 call has
+   that as one cause ("returns another dtype than asked with bfloat16"), and its wrong values
+   keep causes of their own. Value, gradient, spec, generated and dtype variants of
    one bug share one cause; the reports count and order causes
    (``conformance.report.divergences``).
 
@@ -50,7 +53,7 @@ import statistics
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -84,8 +87,8 @@ from implementations.base import (
 from implementations.dtypes import finfo
 
 __all__ = ["CONDITIONS", "EXAMPLE_VALUES", "LONG_ROWS", "LOWER_MARGIN", "MAX_REDUCTIONS", "PLAIN",
-           "Cause", "case_of", "conditions_of", "diagnose", "heading", "plainness", "precision",
-           "reduce"]
+           "Cause", "Symptom", "case_of", "conditions_of", "diagnose", "heading", "plainness",
+           "precision", "reduce", "symptom_of"]
 
 #: A case with at least this many rows (N * d1 * ...) is a long reduction: accumulation order
 #: and precision show there; switched off, it keeps ``SHORT_ROWS`` of them.
@@ -136,6 +139,24 @@ PLAIN = Case.of("plain-input", np.random.default_rng(0).standard_normal((4, 5)),
 _DIAGNOSED = (Severity.WRONG_ON_VALID, Severity.REJECTS_VALID)
 
 
+class Symptom(NamedTuple):
+    """How a check fails, as the reduction compares it: its severity, and whether only the
+    dtype is wrong (a wrong-dtype result whose values agree), so that an implementation that
+    returns float32 for every bfloat16 call does not explain its wrong values by it."""
+
+    severity: Severity
+    dtype_only: bool = False
+
+
+def symptom_of(record: Record) -> Symptom | None:
+    """The ``Symptom`` of a record (``None`` when it has no severity)."""
+    severity = severity_of(record)
+    if severity is None:
+        return None
+    return Symptom(severity, record.outcome is Outcome.WRONG_DTYPE and
+                   bool((record.error or {}).get("ok")))
+
+
 class _Faulted(Exception):
     """A probe crashed, hung or was not run (the circuit breaker): no more probes."""
 _VERBS = {Severity.WRONG_ON_VALID: "wrong", Severity.REJECTS_VALID: "raises",
@@ -154,17 +175,19 @@ class Cause:
     dtype: str
     check: str
     scope: str = ""  # the dtype of the symptom it was reduced from
+    dtype_only: bool = False
 
     @property
     def heading(self) -> str:
         """The cause in words (``heading``)."""
-        return heading(self.severity, self.trigger)
+        return heading(self.severity, self.trigger, dtype_only=self.dtype_only)
 
-    def explains(self, severity: Severity, conditions: Iterable[str], dtype: str) -> bool:
-        """Whether a symptom with ``severity`` on a case with ``conditions`` in ``dtype`` is
-        this cause (an empty trigger only in the dtype it was found in: the dtype is switched
-        off to float64 while reducing, where another bug may fail the plain call)."""
-        return severity is self.severity and set(self.trigger) <= set(conditions) and \
+    def explains(self, symptom: Symptom, conditions: Iterable[str], dtype: str) -> bool:
+        """Whether ``symptom`` on a case with ``conditions`` in ``dtype`` is this cause (an
+        empty trigger only in the dtype it was found in: the dtype is switched off to float64
+        while reducing, where another bug may fail the plain call)."""
+        return symptom == (self.severity, self.dtype_only) and \
+            set(self.trigger) <= set(conditions) and \
             (not _bare(self.trigger) or dtype == self.scope)
 
     def as_dict(self) -> dict[str, Any]:
@@ -174,12 +197,15 @@ class Cause:
                 "example_dtype": self.dtype, "check": self.check}
 
 
-def heading(severity: Severity, trigger: Sequence[str]) -> str:
+def heading(severity: Severity, trigger: Sequence[str], *, dtype_only: bool = False) -> str:
     """``wrong when A ∧ B; correct without any one of them``; ``wrong gradient ...`` when the
     gradient is a condition; ``... on plain input`` for an empty trigger."""
-    verb = _VERBS.get(severity, str(severity))
+    verb = "returns another dtype than asked" if dtype_only else \
+        _VERBS.get(severity, str(severity))
     words = [CONDITIONS.get(c, c) for c in trigger if c != "gradients"]
-    if "gradients" in trigger and severity is Severity.WRONG_ON_VALID:
+    if "gradients" in trigger and dtype_only:
+        verb = f"{verb} for the gradient"
+    elif "gradients" in trigger and severity is Severity.WRONG_ON_VALID:
         verb = "wrong gradient"
     elif "gradients" in trigger:
         verb = f"{verb} in the gradient"
@@ -337,10 +363,10 @@ def _filled(case: Case) -> Case:
 # --- reducing one example ---------------------------------------------------------------------
 
 
-Probe = Callable[[Case, str, str], Severity | None]
+Probe = Callable[[Case, str, str], Symptom | Severity | None]
 
 
-def reduce(case: Case, dtype: str, check: str, severity: Severity, probe: Probe,
+def reduce(case: Case, dtype: str, check: str, severity: Symptom | Severity, probe: Probe,
            dtypes: Sequence[str]) -> tuple[tuple[str, ...], Case, str, str]:
     """The trigger of a failure: ``case`` in ``dtype`` under ``check`` (value or gradient)
     fails with ``severity``; each condition is switched off in turn and the change kept while
@@ -359,13 +385,13 @@ def reduce(case: Case, dtype: str, check: str, severity: Severity, probe: Probe,
             variant = None if changed is None else \
                 (changed.replace(id=f"{case.id}~{condition}-off", expect=Expect(),
                          conventions=(), note=""), dtype, check)
-        if variant is not None and probe(*variant) is severity:
+        if variant is not None and probe(*variant) == severity:
             case, dtype, check = variant
         else:
             kept.append(condition)
     if case.reduction == "mean" and case.input.size and \
             probe(case.replace(id=f"{case.id}~sum", reduction="sum", expect=Expect(),
-                          conventions=()), dtype, check) is not severity:
+                          conventions=()), dtype, check) != severity:
         kept.append("reduction-mean")  # the mean's divisor: the sum is right
     return tuple(c for c in CONDITIONS if c in kept), case, dtype, check
 
@@ -377,15 +403,15 @@ def _prober(impl: Implementation, device: str, downgraded: Iterable[str]) -> Pro
     runner = Runner(gradients=True, origin=Origin.GENERATED, tally=CallTally())
     lowered = frozenset(downgraded)
 
-    def probe(case: Case, dtype: str, check: str) -> Severity | None:
+    def probe(case: Case, dtype: str, check: str) -> Symptom | None:
         check_object = GRADIENT_CHECK if check == Check.GRADIENT else VALUE_CHECK
         record = check_object.run(runner.context(impl, dtype, device), case)
         if record.verdict in (Verdict.NOT_RUN, *FAULT_VERDICTS) or \
                 severity_of(record) is Severity.CRASH:
             raise _Faulted(record.reason or str(record.verdict))
         if dtype in lowered and (record.error or {}).get("within"):
-            return Severity.ACCURACY
-        return severity_of(record)
+            return Symptom(Severity.ACCURACY)
+        return symptom_of(record)
 
     return probe
 
@@ -502,38 +528,40 @@ def _triggers(records: list[Record], cases: Mapping[str, Case], probe: Probe,
               medians: Mapping[tuple[str, str, str], float]) -> None:
     symptoms: dict[tuple[Any, ...], list[tuple[Record, Case]]] = defaultdict(list)
     for record in records:
-        severity = severity_of(record)
-        if severity not in _DIAGNOSED or record.diagnosis is not None or \
+        symptom = symptom_of(record)
+        if symptom is None or symptom.severity not in _DIAGNOSED or \
+                record.diagnosis is not None or \
                 is_invalid_check(record.check) or record.convention is not None:
             continue
         case = case_of(record, cases)
         if case is None:
             continue
         check = _probe_check(record)
-        key = (severity, record.dtype, check, conditions_of(case, record.dtype, check))
+        key = (symptom, record.dtype, check, conditions_of(case, record.dtype, check))
         symptoms[key].append((record, case))
     groups = sorted(symptoms.items(), key=lambda item: min(
         plainness(r, c) for r, c in item[1]))
     known: list[Cause] = []
     reductions = 0
-    for (severity, dtype, check, conditions), members in groups:
-        cause = next((k for k in known if k.explains(severity, conditions, dtype)), None)
+    for (symptom, dtype, check, conditions), members in groups:
+        cause = next((k for k in known if k.explains(symptom, conditions, dtype)), None)
         if cause is None and reductions < limit:
             record, case = min(members, key=lambda m: plainness(*m))
             reductions += 1
             try:
                 first = probe(case, dtype, check)
-                if first is severity and severity is not None:
-                    trigger, example, at, how = reduce(case, dtype, check, severity, probe,
+                if first == symptom:
+                    trigger, example, at, how = reduce(case, dtype, check, symptom, probe,
                                                        dtypes)
-                    if _bare(trigger) and not _fails_on_plain_input(severity, at, how, probe):
+                    if _bare(trigger) and not _fails_on_plain_input(symptom, at, how, probe):
                         trigger = (*trigger, EXAMPLE_VALUES)
-                    cause = Cause(severity, trigger, example, at, how, dtype)
+                    cause = Cause(symptom.severity, trigger, example, at, how, dtype,
+                                  symptom.dtype_only)
                     known.append(cause)
             except _Faulted:  # a crash costs the implementation its diagnosis, nothing more
                 reductions = limit
                 continue
-            if first is Severity.ACCURACY and dtype in lowered:
+            if first == Symptom(Severity.ACCURACY) and dtype in lowered:
                 for member, _ in members:  # a relation broken by the lower precision alone
                     _lower(member, medians)
                 continue
@@ -547,10 +575,10 @@ def _bare(trigger: Sequence[str]) -> bool:
     return all(c == "gradients" for c in trigger)
 
 
-def _fails_on_plain_input(severity: Severity, dtype: str, check: str, probe: Probe) -> bool:
+def _fails_on_plain_input(symptom: Symptom, dtype: str, check: str, probe: Probe) -> bool:
     """Whether a plain call (``PLAIN``: seeded (4, 5) logits, class indices, mean) in ``dtype``
-    under ``check`` fails with ``severity``: what an empty trigger claims."""
-    return probe(PLAIN, dtype, check) is severity
+    under ``check`` fails with ``symptom``: what an empty trigger claims."""
+    return probe(PLAIN, dtype, check) == symptom
 
 
 def _probe_check(record: Record) -> str:

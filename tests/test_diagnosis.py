@@ -26,6 +26,7 @@ from tests.helpers.one_bug import (
     ReturnsFloat32,
     SmoothingOverCMinus1,
     WeightedMeanOverN,
+    WideResultsAndSmoothing,
 )
 
 #: A small slice of the spec that has smoothing, weights, probabilities, K-dim and padding.
@@ -227,6 +228,14 @@ def test_an_empty_trigger_explains_only_its_own_dtype() -> None:
         "wrong gradient on plain input (class indices, (N, C), mean)",
         "wrong gradient with a NaN or negative label_smoothing (torch takes it as 0); correct "
         "without it"}
+
+
+def test_a_wrong_dtype_everywhere_does_not_explain_wrong_values(
+        spec_cases: list[Case]) -> None:
+    records = run_spec([WideResultsAndSmoothing()], spec_cases, ["float32"], ["cpu"])
+    assert _causes(records)[Severity.WRONG_ON_VALID] == {
+        "returns another dtype than asked with float32; correct without it",
+        "wrong with label_smoothing; correct without it"}
 
 
 def test_a_long_reduction_is_a_condition() -> None:

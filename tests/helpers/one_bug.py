@@ -218,6 +218,32 @@ class Float64GradientAndNaNSmoothing(_OneBug):
         return value, grad
 
 
+class WideResultsAndSmoothing(SmoothingOverCMinus1):
+    """Two bugs: a float32 call gets float64 arrays back (its values right: only the dtype is
+    wrong, as cut-cross-entropy returns float32 for every bfloat16 call), and the smoothing of
+    ``smoothing-c-minus-1``. The dtype, wrong on every call, must not explain the smoothing."""
+
+    name = "wide-results-and-smoothing"
+
+    def cross_entropy(self, input: Any, target: Any, weight: Any = None,
+                      ignore_index: int = -100, reduction: str = "mean",
+                      label_smoothing: float = 0.0, *, dtype: str = "float64",
+                      device: str = "cpu") -> Any:
+        """The loss as float64."""
+        return np.asarray(super().cross_entropy(input, target, weight, ignore_index, reduction,
+                                                label_smoothing, dtype=dtype, device=device),
+                          np.float64)
+
+    def value_and_grad(self, input: Any, target: Any, weight: Any = None,
+                       ignore_index: int = -100, reduction: str = "mean",
+                       label_smoothing: float = 0.0, *, dtype: str = "float64",
+                       device: str = "cpu") -> tuple[Any, Any]:
+        """The loss and gradient as float64."""
+        value, grad = super().value_and_grad(input, target, weight, ignore_index, reduction,
+                                             label_smoothing, dtype=dtype, device=device)
+        return np.asarray(value, np.float64), np.asarray(grad, np.float64)
+
+
 def _all_equal(input: Any) -> bool:
     x = np.asarray(input)
     return bool(x.size) and bool(np.all(x == x.reshape(-1)[0]))
