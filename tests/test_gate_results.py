@@ -56,6 +56,22 @@ def test_the_plans_filters_apply_to_recorded_results(
     assert "mini-3x4-sum" not in out
 
 
+def test_judged_results_keep_the_versions_their_run_recorded(
+        capsys: pytest.CaptureFixture[str], results: Path, tmp_path: Path) -> None:
+    """A judged folder merges over its run's as the same column (``report --merge`` keys a
+    record by the versions of its document's provenance)."""
+    doc = json.loads(results.read_text())
+    doc["provenance"]["frameworks"]["reference"] = {"numpy": "9.9.9"}
+    stamped = tmp_path / "results.json"
+    stamped.write_text(json.dumps(doc))
+    status, out, _ = _gate(capsys, "--impl", "reference", "--results", stamped,
+                           "--out", tmp_path / "judged")
+    assert status == 0, out
+    judged = json.loads((tmp_path / "judged" / "results.json").read_text())
+    assert judged["provenance"]["frameworks"] == {"reference": {"numpy": "9.9.9"}}
+    assert judged["provenance"]["judged_from"] == str(stamped)
+
+
 def test_unusable_results_are_one_line_usage_errors(
         capsys: pytest.CaptureFixture[str], results: Path, tmp_path: Path) -> None:
     status, _, err = _gate(capsys, "--impl", "torch", "--results", results)

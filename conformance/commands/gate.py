@@ -107,7 +107,8 @@ def main(args: argparse.Namespace) -> int:
                      default_dtypes=())
     if args.results is not None:
         finish_logs(plan, None)  # nothing runs: no worker writes there
-        impl_name, records = recorded(args.results, name, plan, spec.spec_hash(spec_path))
+        impl_name, records, frameworks = recorded(args.results, name, plan,
+                                                  spec.spec_hash(spec_path))
         described = None
     else:
         every = 1 if PROFILES[args.profile].scaled else PROGRESS_EVERY
@@ -132,7 +133,7 @@ def main(args: argparse.Namespace) -> int:
                   f"(it has {', '.join(described.devices)}); a missing device is not a pass",
                   file=sys.stderr)
             return 3
-        impl_name, records = described.name, result.records
+        impl_name, records, frameworks = described.name, result.records, None
     try:
         expectations = expectations_for(impl_name, args.expectations)
     except ExpectationsError as exc:
@@ -149,6 +150,8 @@ def main(args: argparse.Namespace) -> int:
                           profile=args.profile, seed=args.seed, dtypes=dtypes,
                           devices=list(plan.devices), **profile_provenance(plan.profile),
                           **({"judged_from": str(args.results)} if args.results else {}))
+        if frameworks is not None:  # the judged records' versions, as their run recorded them
+            prov["frameworks"] = {impl_name: frameworks}
         write_folder(args.out, document(annotated.records, prov), render=False)
     return status
 
@@ -188,10 +191,12 @@ def _progress(name: str, every: int = PROGRESS_EVERY) -> Callable[[str, str, str
     return progress
 
 
-def recorded(path: Path, name: str, plan: Plan, spec_sha256: str) -> tuple[str, list[Record]]:
+def recorded(path: Path, name: str, plan: Plan,
+             spec_sha256: str) -> tuple[str, list[Record], dict[str, Any] | None]:
     """The records of implementation ``name`` in the results document at ``path``, within the
-    plan's dtypes, devices, cases and checks; a ``CliError`` (one line) when the file cannot
-    be read, is of another spec, or holds no record of ``name``."""
+    plan's dtypes, devices, cases and checks, and the framework versions its run recorded
+    (``None`` when none); a ``CliError`` (one line) when the file cannot be read, is of
+    another spec, or holds no record of ``name``."""
     try:
         doc = read_results(path)
         provenance_of = doc["provenance"]
@@ -206,7 +211,9 @@ def recorded(path: Path, name: str, plan: Plan, spec_sha256: str) -> tuple[str, 
         names = ", ".join(sorted({r.impl for r in found})) or "none"
         raise CliError(f"{path}: no record of {name} (it has {names})")
     case_ids = {c.id for c in plan.cases}
-    return impl, [r for r in found if r.impl == impl and _planned(r, plan, case_ids)]
+    frameworks = (provenance_of.get("frameworks") or {}).get(impl)
+    return impl, [r for r in found if r.impl == impl and _planned(r, plan, case_ids)], \
+        frameworks
 
 
 def _recorded_name(name: str, present: set[str]) -> str | None:
