@@ -100,6 +100,10 @@ def _from_spec(spec: dict[str, Any]) -> Case:
 
 
 def _missing(name: str) -> str | None:
+    if name not in registry.builtin_names() and _plugin(name) is None:
+        # the interpreter columns (liger-kernel, cut-cross-entropy): their snippets need
+        # their own virtualenv and TRITON_INTERPRET=1 (reports/README.md)
+        return f"{name} is neither built in nor a registered example plugin"
     for module in ("torch", *_modules(name)):
         if importlib.util.find_spec(module) is None:
             return f"{module} is not installed"
