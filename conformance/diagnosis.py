@@ -20,8 +20,8 @@ causes:
    reduced: each condition is switched off in turn (``CONDITIONS``' order, the incidental ones
    first: hostile values, a long reduction (``LONG_ROWS`` rows, cut to ``SHORT_ROWS``), the
    gradient, the dtype, the reduction, the layout; then ignored targets, smoothing, weights,
-   probability targets, emptiness), keeping the change whenever
-   the call still fails the same way. The conditions left are the **trigger**: the reduced
+   probability targets, emptiness), keeping the change whenever the call still fails the same
+   way. The conditions left are the **trigger**: the reduced
    example fails, and fails no more without any one of them (a condition that cannot be
    switched off, because the implementation does not support the call without it, stays).
 3. **Causes.** A cause is the severity and the trigger; its heading names them ("wrong when
@@ -167,26 +167,31 @@ _PLAIN = {Severity.WRONG_ON_VALID: "correct", Severity.REJECTS_VALID: "runs",
 
 @dataclass(frozen=True)
 class Cause:
-    """A diagnosed cause: its severity, its trigger and the example it was reduced to."""
+    """A diagnosed cause: its symptom, its trigger, the example it was reduced to and the dtype
+    of the symptom group it was reduced from (``scope``)."""
 
-    severity: Severity
+    symptom: Symptom
     trigger: tuple[str, ...]
     example: Case
     dtype: str
     check: str
-    scope: str = ""  # the dtype of the symptom it was reduced from
-    dtype_only: bool = False
+    scope: str
+
+    @property
+    def severity(self) -> Severity:
+        """The symptom's severity."""
+        return self.symptom.severity
 
     @property
     def heading(self) -> str:
         """The cause in words (``heading``)."""
-        return heading(self.severity, self.trigger, dtype_only=self.dtype_only)
+        return heading(self.severity, self.trigger, dtype_only=self.symptom.dtype_only)
 
     def explains(self, symptom: Symptom, conditions: Iterable[str], dtype: str) -> bool:
         """Whether ``symptom`` on a case with ``conditions`` in ``dtype`` is this cause (an
         empty trigger only in the dtype it was found in: the dtype is switched off to float64
         while reducing, where another bug may fail the plain call)."""
-        return symptom == (self.severity, self.dtype_only) and \
+        return symptom == self.symptom and \
             set(self.trigger) <= set(conditions) and \
             (not _bare(self.trigger) or dtype == self.scope)
 
@@ -267,7 +272,7 @@ def _without(case: Case, condition: str) -> Case | None:
             return None
         target = np.where(case.target == case.ignore_index, 0, case.target)
         return case.replace(target=target.astype(case.target.dtype),
-                       ignore_index=DEFAULT_IGNORE_INDEX)
+                            ignore_index=DEFAULT_IGNORE_INDEX)
     if condition == "probabilities":
         if c == 0 or case.input.size == 0:
             return None
@@ -363,13 +368,13 @@ def _filled(case: Case) -> Case:
 # --- reducing one example ---------------------------------------------------------------------
 
 
-Probe = Callable[[Case, str, str], Symptom | Severity | None]
+Probe = Callable[[Case, str, str], Symptom | None]
 
 
-def reduce(case: Case, dtype: str, check: str, severity: Symptom | Severity, probe: Probe,
+def reduce(case: Case, dtype: str, check: str, symptom: Symptom, probe: Probe,
            dtypes: Sequence[str]) -> tuple[tuple[str, ...], Case, str, str]:
     """The trigger of a failure: ``case`` in ``dtype`` under ``check`` (value or gradient)
-    fails with ``severity``; each condition is switched off in turn and the change kept while
+    fails with ``symptom``; each condition is switched off in turn and the change kept while
     the call still fails the same way. Returns the conditions left, the reduced case, its
     dtype and its check."""
     kept: list[str] = []
@@ -384,14 +389,14 @@ def reduce(case: Case, dtype: str, check: str, severity: Symptom | Severity, pro
             changed = _without(case, condition)
             variant = None if changed is None else \
                 (changed.replace(id=f"{case.id}~{condition}-off", expect=Expect(),
-                         conventions=(), note=""), dtype, check)
-        if variant is not None and probe(*variant) == severity:
+                                 conventions=(), note=""), dtype, check)
+        if variant is not None and probe(*variant) == symptom:
             case, dtype, check = variant
         else:
             kept.append(condition)
     if case.reduction == "mean" and case.input.size and \
             probe(case.replace(id=f"{case.id}~sum", reduction="sum", expect=Expect(),
-                          conventions=()), dtype, check) != severity:
+                               conventions=()), dtype, check) != symptom:
         kept.append("reduction-mean")  # the mean's divisor: the sum is right
     return tuple(c for c in CONDITIONS if c in kept), case, dtype, check
 
@@ -555,8 +560,7 @@ def _triggers(records: list[Record], cases: Mapping[str, Case], probe: Probe,
                                                        dtypes)
                     if _bare(trigger) and not _fails_on_plain_input(symptom, at, how, probe):
                         trigger = (*trigger, EXAMPLE_VALUES)
-                    cause = Cause(symptom.severity, trigger, example, at, how, dtype,
-                                  symptom.dtype_only)
+                    cause = Cause(symptom, trigger, example, at, how, dtype)
                     known.append(cause)
             except _Faulted:  # a crash costs the implementation its diagnosis, nothing more
                 reductions = limit

@@ -73,7 +73,6 @@ from implementations.dtypes import is_floating
 __all__ = ["DEFAULT_TIMEOUT", "BadReturn", "Crashed", "Fault", "Invocation", "Limits",
            "OutOfMemory", "RemoteError", "Stopped", "TimedOut", "invoke", "isolate"]
 
-ARRAY_ARGUMENTS = ARRAYS  # copied for each call, compared after it
 CUDA_FATAL = ("device-side assert", "CUDA error: an illegal", "cudaErrorLaunchFailure",
               "CUDA error: unspecified launch failure")
 #: What frameworks say when an allocation fails (numpy and Python raise ``MemoryError``).
@@ -163,7 +162,7 @@ class Invocation:
 
 
 def _snapshot(arguments: Mapping[str, Any]) -> dict[str, Array]:
-    return {k: np.array(arguments[k], copy=True) for k in ARRAY_ARGUMENTS
+    return {k: np.array(arguments[k], copy=True) for k in ARRAYS
             if arguments.get(k) is not None}
 
 
@@ -202,7 +201,7 @@ def _checked_result(method: str, result: Any) -> Any:
 
 def call_in_process(impl: Any, method: str, arguments: Mapping[str, Any]) -> Invocation:
     """Call ``impl.method(**arguments)`` on copies of the arrays; report what it wrote into."""
-    own = {k: (np.array(v, copy=True) if k in ARRAY_ARGUMENTS and v is not None else v)
+    own = {k: (np.array(v, copy=True) if k in ARRAYS and v is not None else v)
            for k, v in arguments.items()}
     before = _snapshot(own)
     try:

@@ -99,14 +99,15 @@ def test_reduce_finds_a_three_way_trigger_and_keeps_what_cannot_be_switched_off(
     x = rng.standard_normal((2, 3, 4))
     t = np.exp(rng.standard_normal((2, 3, 4)))
     case = Case.of("k", x, t / t.sum(axis=1, keepdims=True), weight=np.ones(3),
-                reduction="sum", label_smoothing=0.2)
+                   reduction="sum", label_smoothing=0.2)
+    wrong = diagnosis.Symptom(Severity.WRONG_ON_VALID)
 
-    def probe(c: Case, dtype: str, check: str) -> Severity | None:
+    def probe(c: Case, dtype: str, check: str) -> diagnosis.Symptom | None:
         needs = c.target_kind == "probabilities" and c.label_smoothing > 0 and c.input.ndim > 2
-        return Severity.WRONG_ON_VALID if needs else None
+        return wrong if needs else None
 
     trigger, reduced, _dtype, check = diagnosis.reduce(
-        case, "float64", "gradient", Severity.WRONG_ON_VALID, probe, ["float64"])
+        case, "float64", "gradient", wrong, probe, ["float64"])
     assert trigger == ("k-dim", "label-smoothing", "probabilities")
     assert reduced.weight is None
     assert reduced.reduction == "mean"
@@ -115,8 +116,8 @@ def test_reduce_finds_a_three_way_trigger_and_keeps_what_cannot_be_switched_off(
         "wrong when a K-dim (N, C, d1, ...) input ∧ label_smoothing ∧ probability targets; "
         "correct without any one of them")
     # float16 only: the dtype cannot be switched off when the implementation has no float64
-    trigger, *_ = diagnosis.reduce(case, "float16", "value", Severity.WRONG_ON_VALID,
-                                   lambda c, d, k: Severity.WRONG_ON_VALID, ["float16"])
+    trigger, *_ = diagnosis.reduce(case, "float16", "value", wrong, lambda c, d, k: wrong,
+                                   ["float16"])
     assert "dtype-float16" in trigger
 
 
@@ -133,9 +134,9 @@ def test_each_condition_switches_off(condition: str) -> None:
         "empty": Case.of("e", np.zeros((0, 3)), np.zeros(0, dtype=np.int64)),
         "logits-nan": Case.of("f", np.array([[np.nan, 1.0, 2.0]]), np.array([1])),
         "weight-negative": Case.of("g", rng.standard_normal((2, 3)), np.array([0, 1]),
-                                weight=np.array([1.0, -2.0, 1.0])),
-        "one-class": Case.of("h", rng.standard_normal((2, 1, 3)), np.zeros((2, 3), dtype=np.int64),
-                          weight=np.array([2.0])),
+                                   weight=np.array([1.0, -2.0, 1.0])),
+        "one-class": Case.of("h", rng.standard_normal((2, 1, 3)),
+                             np.zeros((2, 3), dtype=np.int64), weight=np.array([2.0])),
         "smoothing-ignored": Case.of("i", rng.standard_normal((2, 3)), np.array([0, 1]),
                                      label_smoothing=float("nan")),
     }

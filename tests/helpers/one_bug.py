@@ -12,7 +12,9 @@ from implementations.reference import ReferenceImplementation
 
 
 class _OneBug:
-    """The reference, value and gradient; ``_arguments`` introduces the bug."""
+    """The reference, value and gradient; ``_arguments`` introduces the bug into the
+    arguments, ``_value`` and ``_grad`` into the results (each gets the arguments the
+    reference ran on and the dtype asked for)."""
 
     name = "one-bug"
     dtypes = ("float64", "float32")
@@ -32,7 +34,8 @@ class _OneBug:
                       device: str = "cpu") -> Any:
         """The reference's loss on the (possibly wrong) arguments."""
         args = self._arguments(input, target, weight, ignore_index, reduction, label_smoothing)
-        return np.asarray(self._reference.cross_entropy(**args, dtype=dtype), dtype=dtype)
+        value = np.asarray(self._reference.cross_entropy(**args, dtype=dtype), dtype=dtype)
+        return self._value(value, args, dtype)
 
     def value_and_grad(self, input: Any, target: Any, weight: Any = None,
                        ignore_index: int = -100, reduction: str = "mean",
@@ -41,7 +44,14 @@ class _OneBug:
         """The reference's loss and gradient on the (possibly wrong) arguments."""
         args = self._arguments(input, target, weight, ignore_index, reduction, label_smoothing)
         value, grad = self._reference.value_and_grad(**args, dtype=dtype)
-        return np.asarray(value, dtype=dtype), np.asarray(grad, dtype=dtype)
+        return self._value(np.asarray(value, dtype=dtype), args, dtype), \
+            self._grad(np.asarray(grad, dtype=dtype), args, dtype)
+
+    def _value(self, value: Any, args: dict[str, Any], dtype: str) -> Any:
+        return value
+
+    def _grad(self, grad: Any, args: dict[str, Any], dtype: str) -> Any:
+        return grad
 
 
 class SmoothingOverCMinus1(_OneBug):
@@ -113,22 +123,11 @@ class ReturnsFloat32(ComputesInFloat32):
 
     name = "returns-float32"
 
-    def cross_entropy(self, input: Any, target: Any, weight: Any = None,
-                      ignore_index: int = -100, reduction: str = "mean",
-                      label_smoothing: float = 0.0, *, dtype: str = "float64",
-                      device: str = "cpu") -> Any:
-        """The float32 loss."""
-        return np.float32(super().cross_entropy(input, target, weight, ignore_index, reduction,
-                                                label_smoothing, dtype=dtype, device=device))
+    def _value(self, value: Any, args: dict[str, Any], dtype: str) -> Any:
+        return np.asarray(value, np.float32)
 
-    def value_and_grad(self, input: Any, target: Any, weight: Any = None,
-                       ignore_index: int = -100, reduction: str = "mean",
-                       label_smoothing: float = 0.0, *, dtype: str = "float64",
-                       device: str = "cpu") -> tuple[Any, Any]:
-        """The float32 loss and gradient."""
-        value, grad = super().value_and_grad(input, target, weight, ignore_index, reduction,
-                                             label_smoothing, dtype=dtype, device=device)
-        return np.asarray(value, np.float32), np.asarray(grad, np.float32)
+    def _grad(self, grad: Any, args: dict[str, Any], dtype: str) -> Any:
+        return np.asarray(grad, np.float32)
 
 
 class EqualLogitsAndNegativeWeights(_OneBug):
@@ -145,23 +144,8 @@ class EqualLogitsAndNegativeWeights(_OneBug):
         return super()._arguments(input, target, weight, ignore_index, reduction,
                                   label_smoothing)
 
-    def cross_entropy(self, input: Any, target: Any, weight: Any = None,
-                      ignore_index: int = -100, reduction: str = "mean",
-                      label_smoothing: float = 0.0, *, dtype: str = "float64",
-                      device: str = "cpu") -> Any:
-        """The loss, 1e-6 too large on equal logits."""
-        value = super().cross_entropy(input, target, weight, ignore_index, reduction,
-                                      label_smoothing, dtype=dtype, device=device)
-        return value + 1e-6 if _all_equal(input) else value
-
-    def value_and_grad(self, input: Any, target: Any, weight: Any = None,
-                       ignore_index: int = -100, reduction: str = "mean",
-                       label_smoothing: float = 0.0, *, dtype: str = "float64",
-                       device: str = "cpu") -> tuple[Any, Any]:
-        """The loss (1e-6 too large on equal logits) and its gradient."""
-        value, grad = super().value_and_grad(input, target, weight, ignore_index, reduction,
-                                             label_smoothing, dtype=dtype, device=device)
-        return (value + 1e-6 if _all_equal(input) else value), grad
+    def _value(self, value: Any, args: dict[str, Any], dtype: str) -> Any:
+        return value + 1e-6 if _all_equal(args["input"]) else value
 
 
 class LongSumDrift(_OneBug):
@@ -170,15 +154,10 @@ class LongSumDrift(_OneBug):
 
     name = "long-sum-drift"
 
-    def cross_entropy(self, input: Any, target: Any, weight: Any = None,
-                      ignore_index: int = -100, reduction: str = "mean",
-                      label_smoothing: float = 0.0, *, dtype: str = "float64",
-                      device: str = "cpu") -> Any:
-        """The loss, drifted on long reductions."""
-        value = super().cross_entropy(input, target, weight, ignore_index, reduction,
-                                      label_smoothing, dtype=dtype, device=device)
-        long = np.ndim(input) > 1 and np.size(input) // np.shape(input)[1] >= 4096
-        return value * (1 + 1e-9) if long and reduction != "none" else value
+    def _value(self, value: Any, args: dict[str, Any], dtype: str) -> Any:
+        x = args["input"]
+        long = np.ndim(x) > 1 and np.size(x) // np.shape(x)[1] >= 4096
+        return value * (1 + 1e-9) if long and args["reduction"] != "none" else value
 
 
 class AlwaysOff(_OneBug):
@@ -187,13 +166,8 @@ class AlwaysOff(_OneBug):
 
     name = "always-off"
 
-    def cross_entropy(self, input: Any, target: Any, weight: Any = None,
-                      ignore_index: int = -100, reduction: str = "mean",
-                      label_smoothing: float = 0.0, *, dtype: str = "float64",
-                      device: str = "cpu") -> Any:
-        """The loss plus 1e-3."""
-        return super().cross_entropy(input, target, weight, ignore_index, reduction,
-                                     label_smoothing, dtype=dtype, device=device) + 1e-3
+    def _value(self, value: Any, args: dict[str, Any], dtype: str) -> Any:
+        return value + 1e-3
 
 
 class Float64GradientAndNaNSmoothing(_OneBug):
@@ -204,18 +178,10 @@ class Float64GradientAndNaNSmoothing(_OneBug):
 
     name = "float64-gradient-and-nan-smoothing"
 
-    def value_and_grad(self, input: Any, target: Any, weight: Any = None,
-                       ignore_index: int = -100, reduction: str = "mean",
-                       label_smoothing: float = 0.0, *, dtype: str = "float64",
-                       device: str = "cpu") -> tuple[Any, Any]:
-        """The loss, and the gradient with both bugs."""
-        value, grad = super().value_and_grad(input, target, weight, ignore_index, reduction,
-                                             label_smoothing, dtype=dtype, device=device)
+    def _grad(self, grad: Any, args: dict[str, Any], dtype: str) -> Any:
         if dtype == "float64":
             grad = grad * (1 + 1e-6)
-        if np.isnan(label_smoothing):
-            grad = np.full_like(grad, np.nan)
-        return value, grad
+        return np.full_like(grad, np.nan) if np.isnan(args["label_smoothing"]) else grad
 
 
 class WideResultsAndSmoothing(SmoothingOverCMinus1):
@@ -225,23 +191,11 @@ class WideResultsAndSmoothing(SmoothingOverCMinus1):
 
     name = "wide-results-and-smoothing"
 
-    def cross_entropy(self, input: Any, target: Any, weight: Any = None,
-                      ignore_index: int = -100, reduction: str = "mean",
-                      label_smoothing: float = 0.0, *, dtype: str = "float64",
-                      device: str = "cpu") -> Any:
-        """The loss as float64."""
-        return np.asarray(super().cross_entropy(input, target, weight, ignore_index, reduction,
-                                                label_smoothing, dtype=dtype, device=device),
-                          np.float64)
+    def _value(self, value: Any, args: dict[str, Any], dtype: str) -> Any:
+        return np.asarray(value, np.float64)
 
-    def value_and_grad(self, input: Any, target: Any, weight: Any = None,
-                       ignore_index: int = -100, reduction: str = "mean",
-                       label_smoothing: float = 0.0, *, dtype: str = "float64",
-                       device: str = "cpu") -> tuple[Any, Any]:
-        """The loss and gradient as float64."""
-        value, grad = super().value_and_grad(input, target, weight, ignore_index, reduction,
-                                             label_smoothing, dtype=dtype, device=device)
-        return np.asarray(value, np.float64), np.asarray(grad, np.float64)
+    def _grad(self, grad: Any, args: dict[str, Any], dtype: str) -> Any:
+        return np.asarray(grad, np.float64)
 
 
 def _all_equal(input: Any) -> bool:
